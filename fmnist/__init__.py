@@ -1,0 +1,20 @@
+"""fmnist: train, export, run and benchmark Fashion-MNIST classifiers on the edge."""
+
+__version__ = "0.1.0"
+
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+from fmnist.errors import FmnistError  # noqa: E402
+
+__all__ = ["CLASS_NAMES", "FmnistError", "__version__"]

@@ -1,0 +1,148 @@
+"""The `fmnist` command. Each command imports its heavy modules itself, so `--help` is fast."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from fmnist.errors import FmnistError
+
+app = typer.Typer(
+    help="Train, export, run and benchmark Fashion-MNIST classifiers for the edge.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Find, verify or download the Fashion-MNIST dataset.")
+app.add_typer(data_app, name="data")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Folder holding the four IDX files (default: search).", show_default=False),
+]
+
+
+@contextmanager
+def user_errors():
+    """Turn an `FmnistError` into one line on stderr and exit code 2."""
+    try:
+        yield
+    except FmnistError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@data_app.callback(invoke_without_command=True)
+def data_status(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """Show where the dataset was found and verify its checksums."""
+    if ctx.invoked_subcommand:
+        return
+    from fmnist import data
+
+    with user_errors():
+        dataset = data.load(data_dir)
+    out.print(f"Fashion-MNIST in {dataset.source}: verified", highlight=False)
+    out.print(
+        f"  train {dataset.x_train.shape[0]} images, test {dataset.x_test.shape[0]} images, "
+        "SHA-256 of all four files match",
+        highlight=False,
+    )
+
+
+@data_app.command("download")
+def data_download(
+    data_dir: DataDir = None,
+    mirror: Annotated[Optional[str], typer.Option(help="Base URL (default: $FMNIST_MIRROR or the official mirror).")] = None,
+) -> None:
+    """Download the dataset (default: into the user cache) and verify it."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from fmnist import data
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        console=err,
+    )
+    with user_errors(), progress:
+        folder = data.download(data_dir, mirror, progress)
+    out.print(f"Fashion-MNIST in {folder}: verified", highlight=False)
+
+
+class Arch(str, Enum):
+    edge = "edge"
+    cnn = "cnn"
+    mlp = "mlp"
+
+
+class Strategy(str, Enum):
+    auto = "auto"
+    mirrored = "mirrored"
+    default = "default"
+
+
+@app.command()
+def train(
+    arch: Annotated[Arch, typer.Option(help="edge: compact int8-friendly CNN; cnn, mlp: the seed articles' baselines.")] = Arch.edge,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Default depends on --arch.", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Global batch size.", show_default=False)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(min=0, help="Peak learning rate (AdamW, cosine decay).", show_default=False)] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random flips and shifts.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seeds weights, split, shuffling and augmentation.")] = 0,
+    limit: Annotated[Optional[int], typer.Option(min=20, help="Train on a stratified subset of this many images.", show_default=False)] = None,
+    strategy: Annotated[Strategy, typer.Option(help="mirrored: all GPUs (or logical CPUs); auto: mirrored when there are several GPUs.")] = Strategy.auto,
+    mixed_precision: Annotated[Optional[bool], typer.Option("--mixed-precision/--no-mixed-precision", help="float16 compute (default: on with a GPU).", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name (default: the architecture).", show_default=False)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Folder of run directories.")] = Path("runs"),
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run of the same name.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Train a model into RUNS_DIR/NAME; rerunning the same command resumes an interrupted run."""
+    import dataclasses
+
+    with user_errors():
+        from fmnist import data
+
+        data.find(data_dir)  # a missing dataset fails before TensorFlow's slow import
+        from fmnist.train import trainer
+
+        given = {
+            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+            "augment": augment, "limit": limit, "mixed_precision": mixed_precision,
+        }
+        config = dataclasses.replace(
+            trainer.DEFAULTS[arch.value], seed=seed, strategy=strategy.value,
+            **{k: v for k, v in given.items() if v is not None},
+        )
+        run_dir = runs_dir / (name or arch.value)
+        command = shlex.join(["fmnist", *sys.argv[1:]])
+        metrics = trainer.train(
+            config, run_dir, data_dir=data_dir, overwrite=overwrite, console=err, command=command
+        )
+    print_metrics(metrics, run_dir)
+
+
+def print_metrics(metrics: dict, run_dir: Path) -> None:
+    """A summary table of a finished run."""
+    from rich.table import Table
+
+    table = Table(title=f"{run_dir}", show_header=False, title_justify="left")
+    table.add_row("architecture", metrics["arch"])
+    table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%}")
+    table.add_row("best validation accuracy", f"{metrics['val_accuracy']:.2%} (epoch {metrics['best_epoch']})")
+    table.add_row("parameters", f"{metrics['params']:,}")
+    table.add_row("MACs per image", f"{metrics['macs']:,}")
+    table.add_row("epochs", str(metrics["epochs"]))
+    table.add_row("training time", f"{metrics['train_seconds']:.0f} s")
+    for cls, acc in metrics["per_class_accuracy"].items():
+        table.add_row(f"  {cls}", f"{acc:.2%}")
+    out.print(table)

@@ -1,0 +1,240 @@
+"""Find, download, verify and parse Fashion-MNIST (numpy only).
+
+Search order: an explicit folder (``--data-dir``), the ``FMNIST_DATA`` environment
+variable, the user cache, then the Debian package ``dataset-fashion-mnist``. An explicit
+folder must hold the data; the others are searched in turn. Checksums are SHA-256 of the
+*decompressed* IDX bytes, so recompressed copies (Debian's) verify as well as upstream's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.errors import DataError
+from fmnist.files import atomic_path
+
+MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+INSTALL_HINT = "get it with `apt-get install dataset-fashion-mnist` or `fmnist data download`"
+
+IMAGE_MAGIC = 0x0803  # unsigned byte, 3 dimensions
+LABEL_MAGIC = 0x0801  # unsigned byte, 1 dimension
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Part:
+    """One of the four official IDX files."""
+
+    stem: str
+    count: int
+    sha256: str  # of the decompressed bytes
+
+
+PARTS = {
+    "train_images": Part(
+        "train-images-idx3-ubyte", 60000,
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    ),
+    "train_labels": Part(
+        "train-labels-idx1-ubyte", 60000,
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ),
+    "test_images": Part(
+        "t10k-images-idx3-ubyte", 10000,
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    ),
+    "test_labels": Part(
+        "t10k-labels-idx1-ubyte", 10000,
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The verified Fashion-MNIST arrays and the folder they came from."""
+
+    x_train: np.ndarray  # uint8 [60000, 28, 28]
+    y_train: np.ndarray  # uint8 [60000]
+    x_test: np.ndarray  # uint8 [10000, 28, 28]
+    y_test: np.ndarray  # uint8 [10000]
+    source: Path
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder where `fmnist data download` puts the files."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fmnist"
+
+
+def _part_path(folder: Path, part: Part) -> Path | None:
+    for name in (part.stem + ".gz", part.stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _missing(folder: Path) -> list[str]:
+    return [p.stem for p in PARTS.values() if _part_path(folder, p) is None]
+
+
+def find(data_dir: str | Path | None = None) -> Path:
+    """Return the first folder that holds all four files, or raise `DataError`."""
+    explicit = data_dir if data_dir is not None else os.environ.get("FMNIST_DATA")
+    if explicit:
+        folder = Path(explicit).expanduser()
+        fill = f"run `fmnist data download --data-dir {folder}` or copy the four IDX files there"
+        if not folder.is_dir():
+            raise DataError(f"data folder {folder} does not exist; {fill}")
+        missing = _missing(folder)
+        if missing:
+            raise DataError(f"{folder} lacks {', '.join(missing)}; {fill}")
+        return folder
+    searched = [cache_dir(), DEBIAN_DIR]
+    for folder in searched:
+        if folder.is_dir() and not _missing(folder):
+            return folder
+    raise DataError(
+        f"Fashion-MNIST not found (looked in {', '.join(map(str, searched))}); {INSTALL_HINT}"
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise DataError(f"{path}: truncated or corrupt gzip data ({exc})") from None
+
+
+def parse_idx(data: bytes, name: str, kind: str) -> np.ndarray:
+    """Parse IDX bytes holding uint8 images [N,28,28] (kind 'images') or labels [N]."""
+    magic, ndim = (IMAGE_MAGIC, 3) if kind == "images" else (LABEL_MAGIC, 1)
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{name}: truncated IDX header ({len(data)} bytes)")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise DataError(
+            f"{name}: bad IDX magic 0x{found:08x}, expected 0x{magic:08x} (uint8 {kind})"
+        )
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if kind == "images" and dims[1:] != (28, 28):
+        raise DataError(f"{name}: images are {dims[1]}x{dims[2]}, expected 28x28")
+    expected = int(np.prod(dims))
+    body = len(data) - header
+    if body != expected:
+        what = "truncated" if body < expected else "has trailing bytes"
+        raise DataError(f"{name}: {what}: {body} data bytes for dims {dims}, expected {expected}")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    if kind == "labels" and array.size and array.max() >= NUM_CLASSES:
+        raise DataError(f"{name}: label {int(array.max())} outside 0..{NUM_CLASSES - 1}")
+    return array
+
+
+def read_idx(path: str | Path, kind: str) -> np.ndarray:
+    """Read a gzipped or raw IDX file of images or labels."""
+    path = Path(path)
+    try:
+        return parse_idx(_read_bytes(path), str(path), kind)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def load_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file and check they belong together."""
+    x, y = read_idx(images, "images"), read_idx(labels, "labels")
+    if len(x) != len(y):
+        raise DataError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
+    return x, y
+
+
+def verify_part(path: Path, part: Part, data: bytes | None = None) -> bytes:
+    """Check a file's decompressed bytes against the published SHA-256; return them."""
+    data = _read_bytes(path) if data is None else data
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != part.sha256:
+        raise DataError(
+            f"{path}: checksum mismatch (sha256 {digest[:12]}…, expected {part.sha256[:12]}…); "
+            f"delete it and {INSTALL_HINT}"
+        )
+    return data
+
+
+def load(data_dir: str | Path | None = None) -> Dataset:
+    """Find, verify and parse the four files."""
+    folder = find(data_dir)
+    arrays = {}
+    for key, part in PARTS.items():
+        path = _part_path(folder, part)
+        kind = key.split("_")[1]
+        data = _read_bytes(path)
+        arrays[key] = parse_idx(data, str(path), kind)  # structure errors first: more specific
+        verify_part(path, part, data)
+    return Dataset(
+        x_train=arrays["train_images"], y_train=arrays["train_labels"],
+        x_test=arrays["test_images"], y_test=arrays["test_labels"], source=folder,
+    )
+
+
+def download(dest: str | Path | None = None, mirror: str | None = None, progress=None) -> Path:
+    """Download missing or corrupt files into `dest` (default: the cache), atomically.
+
+    `mirror` defaults to ``FMNIST_MIRROR`` or the official one. `progress` is a
+    `rich.progress.Progress` to report to, or None for silence.
+    """
+    dest = Path(dest).expanduser() if dest else cache_dir()
+    mirror = mirror or os.environ.get("FMNIST_MIRROR") or MIRROR
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in PARTS.values():
+        existing = _part_path(dest, part)
+        if existing is not None:
+            try:
+                verify_part(existing, part)
+                continue
+            except DataError:
+                pass  # replaced below
+        _download_part(mirror.rstrip("/") + "/" + part.stem + ".gz", dest, part, progress)
+    return dest
+
+
+def _download_part(url: str, dest: Path, part: Part, progress) -> None:
+    target = dest / (part.stem + ".gz")
+    with atomic_path(target) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, tmp.open("wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                task = progress.add_task(part.stem, total=total) if progress else None
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    if progress:
+                        progress.advance(task, len(chunk))
+        except (urllib.error.URLError, OSError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                reason = f"HTTP {exc.code} {exc.reason}"
+            else:
+                reason = getattr(exc, "reason", None) or exc
+            raise DataError(
+                f"cannot download {url}: {reason}; check the network, or install the "
+                "Debian package dataset-fashion-mnist"
+            ) from None
+        try:
+            verify_part(tmp, part)
+        except DataError:
+            raise DataError(
+                f"{url}: downloaded file does not match the published checksum; try again, "
+                "or install the Debian package dataset-fashion-mnist"
+            ) from None
+    (dest / part.stem).unlink(missing_ok=True)  # a stale uncompressed copy

@@ -1,0 +1,1 @@
+"""Runtime: run exported models with onnxruntime or LiteRT, never TensorFlow."""

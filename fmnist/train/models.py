@@ -1,0 +1,94 @@
+"""The architectures `fmnist train --arch` knows, and their multiply-accumulate counts.
+
+Every model takes raw uint8 pixels [N, 28, 28, 1] (named ``pixels``) and returns float32
+logits [N, 10] (named ``logits``): normalisation lives inside the graph.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def _inputs():
+    pixels = keras.Input(INPUT_SHAPE, dtype="uint8", name="pixels")
+    return pixels, layers.Rescaling(1 / 255.0, name="normalise")(pixels)
+
+
+def _logits(x):
+    # float32 even under a mixed-precision policy, so the softmax and loss stay exact
+    return layers.Dense(NUM_CLASSES, dtype="float32", name="logits")(x)
+
+
+def mlp() -> keras.Model:
+    """The seed articles' baseline: Flatten-Dense128-Dense10."""
+    pixels, x = _inputs()
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    return keras.Model(pixels, _logits(x), name="mlp")
+
+
+def cnn() -> keras.Model:
+    """The seed articles' CNN: Conv32-Pool-Conv64-Pool-Dense128-Dense10."""
+    pixels, x = _inputs()
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(128, activation="relu")(x)
+    return keras.Model(pixels, _logits(x), name="cnn")
+
+
+def _conv_bn_relu(x, channels: int, name: str):
+    x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # settles in few steps
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def edge() -> keras.Model:
+    """A compact CNN for int8 deployment.
+
+    Only ops that TFLite int8 and ONNX QDQ handle natively (conv, batch norm that folds
+    into it, ReLU, max-pool, dense). Few channels at 28×28 where every channel costs 784
+    positions; most multiply-adds at 14×14 where the garment's shape is resolved.
+    """
+    pixels, x = _inputs()
+    x = _conv_bn_relu(x, 32, "block1")
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = _conv_bn_relu(x, 64, "block2")
+    x = _conv_bn_relu(x, 64, "block3")
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    return keras.Model(pixels, _logits(x), name="edge")
+
+
+ARCHITECTURES = {"edge": edge, "cnn": cnn, "mlp": mlp}
+
+
+def build(arch: str) -> keras.Model:
+    """Build an architecture by name."""
+    return ARCHITECTURES[arch]()
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates for one image through the conv and dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            _, h, w, c = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * c * kh * kw
+        elif isinstance(layer, layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            c_in = layer.input.shape[-1] // layer.groups
+            total += h * w * c_out * kh * kw * c_in
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)

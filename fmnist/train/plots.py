@@ -1,0 +1,79 @@
+"""Plots of a finished run: training curves, confusion matrix, a grid of predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fmnist import CLASS_NAMES  # noqa: E402
+from fmnist.files import atomic_path  # noqa: E402
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def training_curves(history: list[dict], path: Path) -> None:
+    """Loss, accuracy (train and validation) and learning rate per epoch."""
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for ax, key in zip(axes[:2], ("loss", "accuracy")):
+        ax.plot(epochs, [r[key] for r in history], "o-", label="train")
+        ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation")
+        ax.set(title=key, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[2].plot(epochs, [r["learning_rate"] for r in history], "o-", color="gray")
+    axes[2].set(title="learning rate (end of epoch)", xlabel="epoch")
+    axes[2].grid(alpha=0.3)
+    _save(fig, path)
+
+
+def confusion_matrix(matrix: np.ndarray, path: Path, title: str) -> None:
+    """Counts of true class (rows) against predicted class (columns)."""
+    fig, ax = plt.subplots(figsize=(8, 7))
+    ax.imshow(matrix, cmap="Blues")
+    ticks = range(len(CLASS_NAMES))
+    ax.set_xticks(ticks, CLASS_NAMES, rotation=45, ha="right")
+    ax.set_yticks(ticks, CLASS_NAMES)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    threshold = matrix.max() / 2
+    for i in ticks:
+        for j in ticks:
+            color = "white" if matrix[i, j] > threshold else "black"
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color=color, fontsize=8)
+    _save(fig, path)
+
+
+def prediction_grid(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path) -> None:
+    """5×3 test images, each beside its ten class probabilities: blue right, red wrong."""
+    rows, cols = 5, 3
+    fig = plt.figure(figsize=(4 * cols, 2 * rows))
+    for i in range(min(rows * cols, len(images))):
+        predicted, true = int(np.argmax(probs[i])), int(labels[i])
+        color = "blue" if predicted == true else "red"
+        ax = fig.add_subplot(rows, 2 * cols, 2 * i + 1)
+        ax.imshow(images[i].squeeze(), cmap="binary")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(
+            f"{CLASS_NAMES[predicted]} {100 * probs[i, predicted]:.0f}% ({CLASS_NAMES[true]})",
+            color=color, fontsize=8,
+        )
+        ax = fig.add_subplot(rows, 2 * cols, 2 * i + 2)
+        bars = ax.bar(range(10), probs[i], color="#777777")
+        bars[predicted].set_color("red")
+        bars[true].set_color("blue")
+        ax.set_ylim(0, 1)
+        ax.set_xticks(range(10))
+        ax.set_yticks([])
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,251 @@
+"""`fmnist train`: fit an architecture on Fashion-MNIST into a resumable run directory.
+
+A run directory holds ``config.json`` (written first), ``history.json`` (one record per
+finished epoch), ``backup/`` (Keras BackupAndRestore: rerunning the same command after a
+crash resumes from the last finished epoch), and when done ``model.keras``,
+``metrics.json`` and ``plots/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from rich.console import Console
+
+from fmnist import CLASS_NAMES, data
+from fmnist.errors import FmnistError
+from fmnist.files import atomic_path, write_json
+from fmnist.train import models, pipeline, plots
+from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a run computes."""
+
+    arch: str = "edge"
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    augment: bool = True
+    val_fraction: float = 0.1
+    limit: int | None = None  # train on a stratified subset of this many images
+    seed: int = 0
+    strategy: str = "auto"  # auto | mirrored | default
+    mixed_precision: bool | None = None  # None: on when training on a GPU
+
+
+# Per-architecture defaults: the seeds' baselines as the articles train them, but properly.
+DEFAULTS = {
+    "edge": TrainConfig(arch="edge"),
+    "cnn": TrainConfig(arch="cnn", epochs=15, augment=False, learning_rate=1e-3),
+    "mlp": TrainConfig(arch="mlp", epochs=30, augment=False, learning_rate=1e-3),
+}
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """`mirrored` replicates over every GPU (every logical CPU when there is none)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "default"
+    if name == "mirrored":
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "default":
+        return tf.distribute.get_strategy()
+    raise FmnistError(f"unknown strategy {name!r}; choose auto, mirrored or default")
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dict | None:
+    """Check a run directory against `config`; return its metrics if it is already finished."""
+    config_path = run_dir / "config.json"
+    if overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if config_path.exists():
+        saved = json.loads(config_path.read_text())
+        wanted = dataclasses.asdict(config)
+        diff = [f"{k} {saved.get(k)!r} → {v!r}" for k, v in wanted.items() if saved.get(k) != v]
+        if diff:
+            raise FmnistError(
+                f"{run_dir} holds a run with other settings ({'; '.join(diff)}); rerun with its "
+                "settings to resume it, choose another --name, or pass --overwrite"
+            )
+    if (run_dir / "metrics.json").exists():
+        return json.loads((run_dir / "metrics.json").read_text())
+    write_json(config_path, dataclasses.asdict(config))
+    return None
+
+
+def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
+    total = config.epochs * steps_per_epoch
+    warmup = min(steps_per_epoch, total // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate / 10, max(total - warmup, 1),
+        warmup_target=config.learning_rate, warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def test_metrics(y: np.ndarray, logits: np.ndarray) -> dict:
+    """Accuracy, loss, per-class accuracy and confusion matrix of logits against labels."""
+    predicted = logits.argmax(axis=1)
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (y, predicted), 1)
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
+    return {
+        "test_accuracy": float((predicted == y).mean()),
+        "test_loss": float(loss),
+        "per_class_accuracy": dict(zip(CLASS_NAMES, map(float, per_class))),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def _machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "gpus": gpus, "os": platform.platform(),
+        "python": platform.python_version(), "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    overwrite: bool = False,
+    console: Console | None = None,
+    command: str | None = None,
+    callbacks: tuple[keras.callbacks.Callback, ...] = (),
+) -> dict:
+    """Train (or resume) a run and return its metrics; see the module docstring."""
+    if config.arch not in models.ARCHITECTURES:
+        raise FmnistError(
+            f"unknown architecture {config.arch!r}; choose one of {', '.join(models.ARCHITECTURES)}"
+        )
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    finished = _prepare_run_dir(run_dir, config, overwrite)
+    if finished:
+        console.print(f"{run_dir} is already trained (pass --overwrite to train it again)")
+        return finished
+    dataset = data.load(data_dir)
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = make_strategy(config.strategy)
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    mixed = on_gpu if config.mixed_precision is None else config.mixed_precision
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+
+    x, y = dataset.x_train, dataset.y_train
+    if config.limit:
+        subset = pipeline.stratified_subset(y, config.limit, config.seed)
+        x, y = x[subset], y[subset]
+    keep, held_out = pipeline.stratified_split(y, config.val_fraction, config.seed)
+    train_ds = pipeline.dataset(
+        x[keep], y[keep], config.batch_size, shuffle=True, augment=config.augment, seed=config.seed
+    )
+    val_ds = pipeline.dataset(x[held_out], y[held_out], 1024)
+    steps = len(train_ds)
+
+    with strategy.scope():
+        model = models.build(config.arch)
+        _compile(model, config, steps)
+
+    history_path = run_dir / "history.json"
+    best_path = run_dir / "backup" / "best.weights.h5"
+    done = read_history(history_path)
+    best_so_far = max((r["val_accuracy"] for r in done), default=None)
+    fit_callbacks = [
+        HistoryFile(history_path),
+        keras.callbacks.ModelCheckpoint(
+            best_path, monitor="val_accuracy", mode="max", save_best_only=True,
+            save_weights_only=True, initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.BackupAndRestore(run_dir / "backup", double_checkpoint=True),
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=max(5, config.epochs // 3)
+        ),
+        progress := RichProgress(config.epochs, steps, console),
+        *callbacks,
+    ]
+    if done:
+        console.print(f"resuming {run_dir} after epoch {len(done)}", highlight=False)
+    with progress:
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=fit_callbacks,
+            shuffle=False, verbose=0,  # the dataset shuffles itself, seeded
+        )
+
+    history = read_history(history_path)
+    if best_path.exists():
+        model.load_weights(best_path)
+    if mixed:  # store a float32 model: exporters and runtimes get one precision
+        keras.mixed_precision.set_global_policy("float32")
+        float_model = models.build(config.arch)
+        float_model.set_weights(model.get_weights())
+        model = float_model
+        _compile(model, config, steps)
+
+    logits = model.predict(dataset.x_test[..., None], batch_size=1024, verbose=0)
+    best = max(history, key=lambda r: r["val_accuracy"])
+    metrics = {
+        "arch": config.arch,
+        "params": int(model.count_params()),
+        "macs": models.count_macs(model),
+        "epochs": len(history),
+        "best_epoch": best["epoch"],
+        "val_accuracy": best["val_accuracy"],
+        "train_seconds": round(sum(r["seconds"] for r in history), 1),
+        **test_metrics(dataset.y_test, logits),
+        "seed": config.seed,
+        "config": dataclasses.asdict(config),
+        "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+        "mixed_precision": mixed,
+        "train_images": len(keep),
+        "val_images": len(held_out),
+        "data": str(dataset.source),
+        "machine": _machine(),
+        "command": command,
+    }
+
+    plot_dir = run_dir / "plots"
+    plots.training_curves(history, plot_dir / "training_curves.png")
+    plots.confusion_matrix(
+        np.array(metrics["confusion_matrix"]), plot_dir / "confusion_matrix.png",
+        f"{config.arch}: test accuracy {metrics['test_accuracy']:.2%}",
+    )
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits[:15]))
+    plots.prediction_grid(
+        dataset.x_test[:15], dataset.y_test[:15], probabilities, plot_dir / "predictions.png"
+    )
+    with atomic_path(run_dir / "model.keras") as tmp:
+        model.save(tmp)
+    write_json(run_dir / "metrics.json", metrics)  # last: its presence marks a finished run
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    return metrics

@@ -1,0 +1,207 @@
+"""IDX parsing, dataset search, checksum verification and the download path."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REAL_DATA, needs_data, run_fmnist
+from fmnist import data
+from fmnist.errors import DataError
+
+
+def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
+    magic = magic if magic is not None else (0x0800 | array.ndim)
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True, **kw) -> Path:
+    raw = idx_bytes(array, **kw)
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    return path
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+
+
+@pytest.fixture
+def labels():
+    return np.arange(12, dtype=np.uint8) % 10
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_reads_gzipped_and_raw_idx(tmp_path, images, labels, compress):
+    x, y = data.load_pair(
+        write_idx(tmp_path / "x", images, compress), write_idx(tmp_path / "y", labels, compress)
+    )
+    assert x.dtype == np.uint8 and x.shape == (12, 28, 28)
+    np.testing.assert_array_equal(x, images)
+    np.testing.assert_array_equal(y, labels)
+
+
+@pytest.mark.parametrize(
+    "mutate, kind, message",
+    [
+        (lambda b: b[:6], "images", "truncated IDX header"),
+        (lambda b: b[:-5], "images", "truncated"),
+        (lambda b: b + b"\0", "images", "trailing bytes"),
+        (lambda b: (0x0D03).to_bytes(4, "big") + b[4:], "images", "bad IDX magic"),
+        (lambda b: (0x0801).to_bytes(4, "big") + b[4:], "images", "bad IDX magic"),
+        (lambda b: b[:12] + (27).to_bytes(4, "big") + b[16:], "images", "28x27, expected 28x28"),
+        (lambda b: b"", "labels", "truncated IDX header"),
+    ],
+)
+def test_bad_idx_is_a_clear_error(tmp_path, images, mutate, kind, message):
+    path = tmp_path / "bad"
+    path.write_bytes(mutate(idx_bytes(images)))
+    with pytest.raises(DataError, match=message):
+        data.read_idx(path, kind)
+
+
+def test_labels_outside_range(tmp_path):
+    path = write_idx(tmp_path / "y", np.array([0, 3, 10], dtype=np.uint8))
+    with pytest.raises(DataError, match="label 10 outside 0..9"):
+        data.read_idx(path, "labels")
+
+
+def test_count_mismatch(tmp_path, images, labels):
+    x = write_idx(tmp_path / "x", images)
+    y = write_idx(tmp_path / "y", labels[:11])
+    with pytest.raises(DataError, match="12 images but .* 11 labels"):
+        data.load_pair(x, y)
+
+
+def test_truncated_gzip(tmp_path, images):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(idx_bytes(images))[:-20])
+    with pytest.raises(DataError, match="truncated or corrupt gzip"):
+        data.read_idx(path, "images")
+
+
+def fake_dataset(folder: Path, images, labels) -> Path:
+    """Four well-formed IDX files under the official names, with the wrong contents."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, part in data.PARTS.items():
+        write_idx(folder / (part.stem + ".gz"), images if key.endswith("images") else labels)
+    return folder
+
+
+def test_checksum_mismatch_is_reported(tmp_path, images, labels):
+    folder = fake_dataset(tmp_path / "d", images, labels)
+    with pytest.raises(DataError, match="checksum mismatch"):
+        data.load(folder)
+
+
+def test_search_order(tmp_path, monkeypatch, images, labels):
+    env_dir = fake_dataset(tmp_path / "env", images, labels)
+    cache = fake_dataset(tmp_path / "xdg" / "fmnist", images, labels)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")
+    explicit = fake_dataset(tmp_path / "explicit", images, labels)
+
+    monkeypatch.setenv("FMNIST_DATA", str(env_dir))
+    assert data.find(explicit) == explicit
+    assert data.find() == env_dir
+    monkeypatch.delenv("FMNIST_DATA")
+    assert data.find() == cache
+    shutil.rmtree(cache)
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        data.find()
+
+
+def test_explicit_folder_must_hold_the_data(tmp_path):
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    with pytest.raises(DataError, match="lacks train-images-idx3-ubyte"):
+        data.find(tmp_path)
+    with pytest.raises(DataError, match="does not exist"):
+        data.find(tmp_path / "missing")
+
+
+@needs_data
+def test_real_dataset(real_data):
+    assert real_data.x_train.shape == (60000, 28, 28)
+    assert real_data.x_test.shape == (10000, 28, 28)
+    assert real_data.x_train.dtype == np.uint8
+    assert np.bincount(real_data.y_train).tolist() == [6000] * 10
+    assert np.bincount(real_data.y_test).tolist() == [1000] * 10
+    for part in data.PARTS.values():  # decompressed bytes match the published checksums
+        data.verify_part(data._part_path(real_data.source, part), part)
+
+
+def test_cli_data_bad_folder_is_one_line(tmp_path, images, labels):
+    fake_dataset(tmp_path, images, labels)
+    result = run_fmnist("data", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "checksum mismatch" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+# --- the download path, against a server on this machine ---------------------------
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """An HTTP server on localhost serving `tmp_path/site`; yields (base_url, site)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/", site
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@needs_data
+def test_download_from_mirror(mirror, tmp_path):
+    from rich.console import Console
+    from rich.progress import Progress
+
+    url, site = mirror
+    for part in data.PARTS.values():  # the real files, recompressed as a mirror would serve them
+        raw = data._read_bytes(data._part_path(REAL_DATA, part))
+        (site / (part.stem + ".gz")).write_bytes(gzip.compress(raw, compresslevel=1))
+    dest = tmp_path / "cache"
+    with Progress(console=Console(quiet=True)) as progress:
+        assert data.download(dest, url, progress) == dest
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.stem + ".gz" for p in data.PARTS.values())
+    assert data.load(dest).x_train.shape == (60000, 28, 28)
+
+
+def test_download_rejects_corrupt_file_and_keeps_nothing(mirror, tmp_path, images, labels):
+    url, site = mirror
+    fake_dataset(site, images, labels)
+    dest = tmp_path / "cache"
+    with pytest.raises(DataError, match="does not match the published checksum"):
+        data.download(dest, url)
+    assert list(dest.iterdir()) == []
+
+
+def test_download_missing_file_and_unreachable_mirror(mirror, tmp_path):
+    url, _ = mirror
+    with pytest.raises(DataError, match="cannot download .*404"):
+        data.download(tmp_path / "a", url)
+    result = run_fmnist(
+        "data", "download", "--data-dir", str(tmp_path / "b"), "--mirror", "http://127.0.0.1:9/"
+    )
+    assert result.returncode == 2
+    assert "cannot download http://127.0.0.1:9/" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list((tmp_path / "b").iterdir()) == []
