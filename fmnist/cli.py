@@ -131,6 +131,96 @@ def train(
     print_metrics(metrics, run_dir)
 
 
+@app.command()
+def export(
+    model: Annotated[Optional[Path], typer.Argument(help="A run folder or a .keras file (default: the newest run).", show_default=False)] = None,
+    format: Annotated[list[str], typer.Option("--format", "-f", help="onnx, onnx-int8, tflite, tflite-int8 or all; repeat or separate with commas.")] = ["all"],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: RUN_DIR/export).", show_default=False)] = None,
+    calibration_size: Annotated[int, typer.Option(min=10, help="Training images to calibrate int8 on (stratified, seeded).")] = 512,
+    calibration_method: Annotated[str, typer.Option(help="ONNX int8 calibration: minmax, entropy or percentile.")] = "minmax",
+    opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 13,
+    runs_dir: Annotated[Path, typer.Option(help="Where to look for the newest run.")] = Path("runs"),
+    data_dir: DataDir = None,
+) -> None:
+    """Export a trained model to ONNX and TFLite (float and int8), each verified on the test set."""
+    with user_errors():
+        from fmnist import data
+
+        data.find(data_dir)
+        formats = [f.strip() for value in format for f in value.split(",") if f.strip()]
+        from fmnist.export.convert_onnx import CALIBRATION_METHODS
+        from fmnist.export.exporter import FORMATS
+
+        if "all" in formats:
+            formats = list(FORMATS)
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown:
+            raise FmnistError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all")
+        if calibration_method not in CALIBRATION_METHODS:
+            raise FmnistError(
+                f"unknown calibration method {calibration_method!r}; choose {', '.join(CALIBRATION_METHODS)}"
+            )
+        from fmnist.export.exporter import export as run_export, resolve_model
+
+        model_path = resolve_model(model, runs_dir)
+        out_dir = out or model_path.parent / "export"
+        with Stages(err) as stages:
+            manifest = run_export(
+                model_path, list(dict.fromkeys(formats)), out_dir,
+                calibration_size=calibration_size, calibration_method=calibration_method,
+                opset=opset, data_dir=data_dir, progress=stages,
+                command=shlex.join(["fmnist", *sys.argv[1:]]),
+            )
+    print_artifacts(manifest, out_dir)
+
+
+class Stages:
+    """A line per stage, with a spinner while it runs and its duration once done."""
+
+    def __init__(self, console: Console):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=console,
+        )
+        self.task = None
+
+    def __call__(self, description: str) -> None:
+        self._finish()
+        self.task = self.progress.add_task(description, total=1)
+
+    def _finish(self) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=1)
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self._finish()
+        self.progress.stop()
+
+
+def print_artifacts(manifest: dict, out_dir: Path) -> None:
+    """The table of published artifacts with their verified metrics."""
+    from rich.table import Table
+
+    source = manifest["source"]
+    table = Table(title=f"{out_dir}  (Keras float model: {source['test_accuracy']:.2%} test accuracy)", title_justify="left")
+    for column in ("format", "size", "accuracy", "Δ acc", "agreement", "max|Δlogit|"):
+        table.add_column(column, justify="left" if column == "format" else "right", no_wrap=True)
+    for name, entry in manifest["artifacts"].items():
+        v = entry["verified"]
+        table.add_row(
+            name, f"{entry['bytes'] / 1024:.1f} KiB", f"{v['accuracy']:.2%}",
+            f"{100 * v['delta_accuracy']:+.2f} pp", f"{v['agreement']:.2%}", f"{v['max_abs_logit_delta']:.2g}",
+        )
+    out.print(table)
+
+
 def print_metrics(metrics: dict, run_dir: Path) -> None:
     """A summary table of a finished run."""
     from rich.table import Table

@@ -1,0 +1,75 @@
+"""Keras → TFLite float, and → full-integer int8 TFLite (uint8 pixels in, int8 logits out)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.runtime.backends import METADATA_KEY
+
+
+def _convert(converter) -> bytes:
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the serving signature
+        return converter.convert()
+
+
+def _converter(keras_model):
+    """A converter of the frozen model (a concrete function would keep resource variables)."""
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(keras_model)
+
+
+def with_metadata(flatbuffer: bytes, meta: dict) -> bytes:
+    """Add (or replace) the fmnist JSON metadata entry of a TFLite flatbuffer."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_KEY.encode()] + [entry]
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def to_tflite(keras_model, path: Path, meta: dict) -> None:
+    """Float32 TFLite; the uint8 → float normalisation stays inside the graph."""
+    path.write_bytes(with_metadata(_convert(_converter(keras_model)), meta))
+
+
+def _float_input_twin(keras_model):
+    """The same model and weights with a float32 input (still 0..255 pixels).
+
+    Calibrated on 0..255, the converter gives the int8 model a uint8 input with scale 1 and
+    zero point 0: the pixels go straight in, with no float Cast left in the graph.
+    """
+    import keras
+
+    pixels = keras.Input((28, 28, 1), dtype="float32", name=keras_model.inputs[0].name)
+    twin = keras.models.clone_model(keras_model, input_tensors=pixels)
+    twin.set_weights(keras_model.get_weights())
+    return twin
+
+
+def to_tflite_int8(keras_model, path: Path, images: np.ndarray, meta: dict) -> None:
+    """Full-integer TFLite (TFLITE_BUILTINS_INT8 only), calibrated on `images`."""
+    import tensorflow as tf
+
+    converter = _converter(_float_input_twin(keras_model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    samples = images.astype(np.float32)
+    converter.representative_dataset = lambda: ([image[None]] for image in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.int8
+    path.write_bytes(with_metadata(_convert(converter), meta))

@@ -1,0 +1,118 @@
+"""Run an exported artifact: onnxruntime for .onnx, LiteRT for .tflite (numpy in, logits out).
+
+Each backend reads the model contract from the file itself: input dtype and shape, the
+quantisation of int8 outputs (dequantised here with the tensor's own scale and zero point)
+and the metadata that travels with the artifact (class names, contract version).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.errors import FmnistError
+
+METADATA_KEY = "fmnist"  # ONNX metadata_props key / TFLite metadata name, holding JSON
+
+
+class ContractError(FmnistError):
+    """The artifact does not take uint8 [N,28,28,1] pixels and return [N,10] logits."""
+
+
+def _check_contract(path: Path, shape, dtype: str, out_shape) -> None:
+    if dtype != "uint8" or list(shape)[1:] != [28, 28, 1] or list(out_shape)[-1:] != [10]:
+        raise ContractError(
+            f"{path}: takes {dtype} {list(shape)} and returns {list(out_shape)}; an fmnist model "
+            "takes uint8 [N, 28, 28, 1] pixels and returns [N, 10] logits"
+        )
+
+
+class OnnxBackend:
+    """onnxruntime on the CPU."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise FmnistError(f"{self.path}: not a loadable ONNX model ({exc})") from None
+        (inp,), (out,) = self.session.get_inputs(), self.session.get_outputs()
+        dtype = inp.type.removeprefix("tensor(").removesuffix(")")
+        _check_contract(self.path, [d if isinstance(d, int) else -1 for d in inp.shape], dtype, out.shape)
+        self.input_name, self.output_name = inp.name, out.name
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        self.metadata = json.loads(raw) if raw else {}
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return self.session.run([self.output_name], {self.input_name: pixels})[0]
+
+
+class LiteRTBackend:
+    """ai-edge-litert's interpreter (tflite-runtime's when that is what is installed)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            from tflite_runtime.interpreter import Interpreter
+
+        self.path = Path(path)
+        try:
+            self.interpreter = Interpreter(
+                model_path=str(self.path), **({"num_threads": threads} if threads else {})
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise FmnistError(f"{self.path}: not a loadable TFLite model ({exc})") from None
+        (inp,), (out,) = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        _check_contract(self.path, inp["shape_signature"], np.dtype(inp["dtype"]).name, out["shape"])
+        self.input_index, self.output_index = inp["index"], out["index"]
+        self.output_quantisation = out["quantization"]  # (scale, zero_point); (0.0, 0) if float
+        self.input_dtype = np.dtype(inp["dtype"])
+        self.metadata = read_tflite_metadata(self.path.read_bytes())
+        self._batch = None
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        if self._batch != len(pixels):
+            self.interpreter.resize_tensor_input(self.input_index, list(pixels.shape))
+            self.interpreter.allocate_tensors()
+            self._batch = len(pixels)
+        self.interpreter.set_tensor(self.input_index, pixels)
+        self.interpreter.invoke()
+        logits = self.interpreter.get_tensor(self.output_index)
+        scale, zero_point = self.output_quantisation
+        if scale:
+            return (logits.astype(np.float32) - zero_point) * np.float32(scale)
+        return logits
+
+
+def read_tflite_metadata(flatbuffer: bytes) -> dict:
+    """The fmnist JSON metadata entry of a TFLite flatbuffer, or {} when it has none."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() and entry.Name().decode() == METADATA_KEY:
+            return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+    return {}
+
+
+def open_backend(path: str | Path, threads: int | None = None):
+    """The backend for a file, chosen by its suffix."""
+    path = Path(path)
+    if not path.is_file():
+        raise FmnistError(f"{path}: no such model file")
+    backends = {".onnx": OnnxBackend, ".tflite": LiteRTBackend}
+    if path.suffix not in backends:
+        raise FmnistError(f"{path}: unknown model format; expected .onnx or .tflite")
+    return backends[path.suffix](path, threads)

@@ -1,0 +1,185 @@
+"""Export of the tiny trained model: every format, its contract, the gates, the manifest, atomicity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import run_fmnist
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def exported(tiny_run, tmp_path_factory):
+    """All four formats of the tiny model, exported once for the session."""
+    from fmnist.export.exporter import FORMATS, export
+
+    run_dir, _ = tiny_run
+    out = tmp_path_factory.mktemp("export")
+    manifest = export(run_dir / "model.keras", list(FORMATS), out, calibration_size=200)
+    return out, manifest
+
+
+def test_every_format_is_published_with_a_matching_manifest(exported):
+    from fmnist.export.contract import sha256_file
+
+    out, manifest = exported
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "model.int8.onnx", "model.int8.tflite", "model.onnx", "model.tflite",
+    ]
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == manifest
+    assert on_disk["class_names"][0] == "T-shirt/top" and len(on_disk["class_names"]) == 10
+    for name, entry in on_disk["artifacts"].items():
+        path = out / entry["file"]
+        assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
+        assert set(entry["verified"]) >= {"accuracy", "delta_accuracy", "agreement", "per_class_delta"}
+    assert {"tensorflow", "tf2onnx", "onnxruntime", "ai-edge-litert"} <= set(on_disk["tools"])
+    assert on_disk["source"]["sha256"] and 0 < on_disk["source"]["test_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite"])
+def test_each_artifact_obeys_the_contract_in_its_runtime(exported, real_data, name):
+    from fmnist.runtime.backends import open_backend
+
+    out, manifest = exported
+    backend = open_backend(out / name)
+    assert backend.metadata["class_names"] == manifest["class_names"]
+    assert backend.metadata["source_sha256"] == manifest["source"]["sha256"]
+    for batch in (1, 7):  # dynamic batch
+        logits = backend(real_data.x_test[:batch, ..., None])
+        assert logits.shape == (batch, 10) and logits.dtype == np.float32
+
+
+def test_float_artifacts_match_keras_and_int8_stays_close(exported):
+    _, manifest = exported
+    for name in ("onnx", "tflite"):
+        verified = manifest["artifacts"][name]["verified"]
+        assert verified["agreement"] >= 0.999 and verified["max_abs_logit_delta"] <= 1e-3
+    for name in ("onnx-int8", "tflite-int8"):
+        assert manifest["artifacts"][name]["verified"]["delta_accuracy"] >= -0.005
+
+
+def test_onnx_files_check_and_load_in_old_runtimes(exported):
+    import onnx
+
+    out, _ = exported
+    for name in ("model.onnx", "model.int8.onnx"):
+        model = onnx.load(str(out / name))
+        onnx.checker.check_model(model, full_check=True)
+        assert {o.domain or "ai.onnx": o.version for o in model.opset_import}["ai.onnx"] == 13
+        assert model.ir_version == 7  # what onnxruntime ≥ 1.6 reads
+        assert json.loads({p.key: p.value for p in model.metadata_props}["fmnist"])["contract"] == 1
+        (inp,) = model.graph.input
+        assert inp.name == "pixels" and inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+        assert [o.name for o in model.graph.output] == ["logits"]
+
+
+def test_int8_tflite_is_integer_only(exported):
+    from ai_edge_litert import schema_py_generated as schema
+
+    out, _ = exported
+    model = schema.Model.GetRootAs((out / "model.int8.tflite").read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    types = {names[graph.Tensors(i).Type()] for i in range(graph.TensorsLength())}
+    assert "FLOAT32" not in types and "FLOAT16" not in types, types
+    builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops = {builtin[model.OperatorCodes(graph.Operators(i).OpcodeIndex()).BuiltinCode()]
+           for i in range(graph.OperatorsLength())}
+    assert not ops & {"DEQUANTIZE", "CAST"}, ops
+    (inp,) = [graph.Tensors(graph.Inputs(i)) for i in range(graph.InputsLength())]
+    assert names[inp.Type()] == "UINT8"
+    assert inp.Quantization().Scale(0) == pytest.approx(1.0) and inp.Quantization().ZeroPoint(0) == 0
+
+
+def broken_copy(path, factor, tmp_path):
+    """The ONNX model with every weight tensor scaled by `factor`."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    for init in model.graph.initializer:
+        values = numpy_helper.to_array(init)
+        if values.dtype == np.float32 and values.size > 100:
+            init.CopyFrom(numpy_helper.from_array(values * np.float32(factor), init.name))
+    broken = tmp_path / f"broken-{factor}.onnx"
+    onnx.save(model, str(broken))
+    return broken
+
+
+def test_gates_fire_on_a_broken_artifact(exported, real_data, tmp_path):
+    from fmnist.export.validate import VerificationError, run_artifact, verify
+
+    out, _ = exported
+    pixels, y = real_data.x_test[..., None], real_data.y_test
+    reference = run_artifact(out / "model.onnx", pixels)
+    verify(out / "model.onnx", "float32", reference, pixels, y)  # the intact one passes
+    with pytest.raises(VerificationError, match="logits differ .* above the 0.001 gate"):
+        verify(broken_copy(out / "model.onnx", 1.0005, tmp_path), "float32", reference, pixels, y)
+    with pytest.raises(VerificationError, match="agreement .* is 9.*%, below the 99.9% gate"):
+        verify(broken_copy(out / "model.onnx", 1.05, tmp_path), "float32", reference, pixels, y)
+    always_right = np.eye(10, dtype=np.float32)[y]  # a reference at 100 %
+    with pytest.raises(VerificationError, match="int8 accuracy .* points below .*100.00%"):
+        verify(out / "model.int8.onnx", "int8", always_right, pixels, y)
+
+
+def test_failed_export_leaves_previous_artifacts_intact(exported, tiny_run, tmp_path, monkeypatch):
+    from fmnist.export import convert_tflite
+    from fmnist.export.exporter import export
+
+    out, manifest = exported
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(convert_tflite, "to_tflite", explode)
+    run_dir, _ = tiny_run
+    with pytest.raises(RuntimeError, match="converter crashed"):  # after onnx was built and verified
+        export(run_dir / "model.keras", ["onnx", "tflite"], copy)
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before  # no temp files either
+
+
+def test_partial_export_keeps_the_other_entries(exported, tiny_run, tmp_path):
+    from fmnist.export.exporter import export
+
+    out, manifest = exported
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    run_dir, _ = tiny_run
+    again = export(run_dir / "model.keras", ["tflite"], copy)
+    assert set(again["artifacts"]) == set(manifest["artifacts"])
+    assert again["artifacts"]["onnx"] == manifest["artifacts"]["onnx"]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing", "no such file or folder"),
+        (lambda d: d, "has no model.keras"),
+        (lambda d: (d / "notes.txt").write_text("hi") and d / "notes.txt", "not a Keras model"),
+        (lambda d: (d / "junk.keras").write_bytes(b"PK\x03\x04junk") and d / "junk.keras", "not a loadable Keras model"),
+    ],
+)
+def test_bad_model_argument_is_one_line(tmp_path, make, message):
+    result = run_fmnist("export", str(make(tmp_path)), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_model_that_is_not_a_fashion_mnist_classifier_is_refused(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    model.save(tmp_path / "other.keras")
+    result = run_fmnist("export", str(tmp_path / "other.keras"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "maps [None, 32, 32, 3] to [None, 5]" in result.stderr.strip().splitlines()[-1]
