@@ -168,3 +168,18 @@ print(json.dumps({{"replicas": m["replicas"], "strategy": m["strategy"], "acc": 
     assert out["replicas"] == 2 and out["strategy"] == "MirroredStrategy"
     assert out["acc"] > 0.5
     assert (tmp_path / "m" / "model.keras").exists()
+
+
+def test_mixed_precision_run_stores_a_float32_model(real_data, tmp_path):
+    import keras
+    from rich.console import Console
+
+    from fmnist.train.trainer import TrainConfig, train
+
+    metrics = train(TrainConfig(epochs=1, limit=300, batch_size=50, mixed_precision=True),
+                    tmp_path / "mp", console=Console(quiet=True))
+    assert metrics["mixed_precision"] is True
+    model = keras.models.load_model(tmp_path / "mp" / "model.keras")
+    computing = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    assert {layer.dtype_policy.name for layer in computing} == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"  # nothing leaks to later code

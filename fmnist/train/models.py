@@ -64,7 +64,6 @@ def edge() -> keras.Model:
     x = _conv_bn_relu(x, 64, "block3")
     x = layers.MaxPooling2D(name="pool2")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(0.3, name="dropout")(x)
     return keras.Model(pixels, _logits(x), name="edge")
 
 
