@@ -183,3 +183,21 @@ def test_a_model_that_is_not_a_fashion_mnist_classifier_is_refused(tmp_path):
     result = run_fmnist("export", str(tmp_path / "other.keras"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "maps [None, 32, 32, 3] to [None, 5]" in result.stderr.strip().splitlines()[-1]
+
+
+def test_export_command_prints_the_table(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    result = run_fmnist("export", str(run_dir), "--format", "onnx,tflite-int8", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "onnx" in result.stdout and "tflite-int8" in result.stdout and "KiB" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "model.int8.tflite", "model.onnx"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["command"].startswith("fmnist export ")
+
+
+def test_unknown_format_lists_the_choices(tiny_run, tmp_path):
+    result = run_fmnist("export", str(tiny_run[0]), "--format", "coreml", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown format 'coreml'; choose from onnx, onnx-int8, tflite, tflite-int8 or all"
+    ]
