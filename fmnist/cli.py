@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from fmnist.errors import FmnistError
+from fmnist.export.convert_onnx import DEFAULT_OPSET
 
 app = typer.Typer(
     help="Train, export, run and benchmark Fashion-MNIST classifiers for the edge.",
@@ -40,6 +41,17 @@ def user_errors():
     except FmnistError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def needs_extra(extra: str):
+    """Turn a missing optional dependency into the pip command that installs it."""
+    try:
+        yield
+    except ImportError as exc:
+        raise FmnistError(
+            f"this command needs {exc.name or 'an optional dependency'}: pip install 'fmnist[{extra}]'"
+        ) from None
 
 
 @data_app.callback(invoke_without_command=True)
@@ -71,7 +83,7 @@ def data_download(
 
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        console=err,
+        console=err, transient=True,
     )
     with user_errors(), progress:
         folder = data.download(data_dir, mirror, progress)
@@ -113,7 +125,8 @@ def train(
         from fmnist import data
 
         data.find(data_dir)  # a missing dataset fails before TensorFlow's slow import
-        from fmnist.train import trainer
+        with needs_extra("train"):
+            from fmnist.train import trainer
 
         given = {
             "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
@@ -123,6 +136,8 @@ def train(
             trainer.DEFAULTS[arch.value], seed=seed, strategy=strategy.value,
             **{k: v for k, v in given.items() if v is not None},
         )
+        if name is not None and (Path(name).name != name or name in ("", ".", "..")):
+            raise FmnistError(f"--name {name!r} must be a plain folder name; use --runs-dir for the place")
         run_dir = runs_dir / (name or arch.value)
         command = shlex.join(["fmnist", *sys.argv[1:]])
         metrics = trainer.train(
@@ -138,7 +153,7 @@ def export(
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default: RUN_DIR/export).", show_default=False)] = None,
     calibration_size: Annotated[int, typer.Option(min=10, help="Training images to calibrate int8 on (stratified, seeded).")] = 512,
     calibration_method: Annotated[str, typer.Option(help="ONNX int8 calibration: minmax, entropy or percentile.")] = "minmax",
-    opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 13,
+    opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = DEFAULT_OPSET,
     runs_dir: Annotated[Path, typer.Option(help="Where to look for the newest run.")] = Path("runs"),
     data_dir: DataDir = None,
 ) -> None:
@@ -147,26 +162,14 @@ def export(
         from fmnist import data
 
         data.find(data_dir)
-        formats = [f.strip() for value in format for f in value.split(",") if f.strip()]
-        from fmnist.export.convert_onnx import CALIBRATION_METHODS
-        from fmnist.export.exporter import FORMATS
+        from fmnist.export.exporter import check_options, export as run_export, resolve_model
 
-        if "all" in formats:
-            formats = list(FORMATS)
-        unknown = [f for f in formats if f not in FORMATS]
-        if unknown:
-            raise FmnistError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all")
-        if calibration_method not in CALIBRATION_METHODS:
-            raise FmnistError(
-                f"unknown calibration method {calibration_method!r}; choose {', '.join(CALIBRATION_METHODS)}"
-            )
-        from fmnist.export.exporter import export as run_export, resolve_model
-
+        formats = check_options(format, calibration_method)
         model_path = resolve_model(model, runs_dir)
         out_dir = out or model_path.parent / "export"
-        with Stages(err) as stages:
+        with needs_extra("export"), Stages(err) as stages:
             manifest = run_export(
-                model_path, list(dict.fromkeys(formats)), out_dir,
+                model_path, formats, out_dir,
                 calibration_size=calibration_size, calibration_method=calibration_method,
                 opset=opset, data_dir=data_dir, progress=stages,
                 command=shlex.join(["fmnist", *sys.argv[1:]]),

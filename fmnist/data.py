@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -36,25 +37,24 @@ class Part:
     """One of the four official IDX files."""
 
     stem: str
-    count: int
     sha256: str  # of the decompressed bytes
 
 
 PARTS = {
     "train_images": Part(
-        "train-images-idx3-ubyte", 60000,
+        "train-images-idx3-ubyte",
         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     ),
     "train_labels": Part(
-        "train-labels-idx1-ubyte", 60000,
+        "train-labels-idx1-ubyte",
         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     ),
     "test_images": Part(
-        "t10k-images-idx3-ubyte", 10000,
+        "t10k-images-idx3-ubyte",
         "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     ),
     "test_labels": Part(
-        "t10k-labels-idx1-ubyte", 10000,
+        "t10k-labels-idx1-ubyte",
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     ),
 }
@@ -110,7 +110,10 @@ def find(data_dir: str | Path | None = None) -> Path:
 
 
 def _read_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
@@ -147,18 +150,19 @@ def parse_idx(data: bytes, name: str, kind: str) -> np.ndarray:
 def read_idx(path: str | Path, kind: str) -> np.ndarray:
     """Read a gzipped or raw IDX file of images or labels."""
     path = Path(path)
-    try:
-        return parse_idx(_read_bytes(path), str(path), kind)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return parse_idx(_read_bytes(path), str(path), kind)
 
 
 def load_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read an images file and its labels file and check they belong together."""
     x, y = read_idx(images, "images"), read_idx(labels, "labels")
+    _check_pair(x, y, images, labels)
+    return x, y
+
+
+def _check_pair(x: np.ndarray, y: np.ndarray, images, labels) -> None:
     if len(x) != len(y):
         raise DataError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
-    return x, y
 
 
 def verify_part(path: Path, part: Part, data: bytes | None = None) -> bytes:
@@ -176,13 +180,15 @@ def verify_part(path: Path, part: Part, data: bytes | None = None) -> bytes:
 def load(data_dir: str | Path | None = None) -> Dataset:
     """Find, verify and parse the four files."""
     folder = find(data_dir)
-    arrays = {}
+    arrays, paths = {}, {}
     for key, part in PARTS.items():
-        path = _part_path(folder, part)
-        kind = key.split("_")[1]
+        paths[key] = path = _part_path(folder, part)
         data = _read_bytes(path)
-        arrays[key] = parse_idx(data, str(path), kind)  # structure errors first: more specific
+        arrays[key] = parse_idx(data, str(path), key.split("_")[1])  # structure errors first
         verify_part(path, part, data)
+    for split in ("train", "test"):
+        _check_pair(arrays[f"{split}_images"], arrays[f"{split}_labels"],
+                    paths[f"{split}_images"], paths[f"{split}_labels"])
     return Dataset(
         x_train=arrays["train_images"], y_train=arrays["train_labels"],
         x_test=arrays["test_images"], y_test=arrays["test_labels"], source=folder,
@@ -197,7 +203,12 @@ def download(dest: str | Path | None = None, mirror: str | None = None, progress
     """
     dest = Path(dest).expanduser() if dest else cache_dir()
     mirror = mirror or os.environ.get("FMNIST_MIRROR") or MIRROR
-    dest.mkdir(parents=True, exist_ok=True)
+    if not mirror.startswith(("http://", "https://", "file://")):
+        raise DataError(f"mirror {mirror!r} is not a URL; give one like {MIRROR}")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the data folder {dest} ({exc.strerror or exc})") from None
     for part in PARTS.values():
         existing = _part_path(dest, part)
         if existing is not None:
@@ -221,7 +232,7 @@ def _download_part(url: str, dest: Path, part: Part, progress) -> None:
                     out.write(chunk)
                     if progress:
                         progress.advance(task, len(chunk))
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             if isinstance(exc, urllib.error.HTTPError):
                 reason = f"HTTP {exc.code} {exc.reason}"
             else:

@@ -54,6 +54,23 @@ def test_saved_model_obeys_the_contract_and_is_the_one_evaluated(tiny_run, real_
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-4)
 
 
+def test_saved_model_has_the_best_validation_epochs_weights(tiny_run, real_data):
+    import keras
+
+    from fmnist.train.pipeline import stratified_split, stratified_subset
+
+    run_dir, metrics = tiny_run
+    history = json.loads((run_dir / "history.json").read_text())
+    best = max(history, key=lambda r: r["val_accuracy"])
+    assert (metrics["best_epoch"], metrics["val_accuracy"]) == (best["epoch"], best["val_accuracy"])
+    subset = stratified_subset(real_data.y_train, 2000, 0)
+    x, y = real_data.x_train[subset], real_data.y_train[subset]
+    _, held_out = stratified_split(y, 0.1, 0)
+    model = keras.models.load_model(run_dir / "model.keras")
+    predicted = model.predict(x[held_out][..., None], verbose=0).argmax(1)
+    assert float((predicted == y[held_out]).mean()) == pytest.approx(best["val_accuracy"], abs=1e-6)
+
+
 def test_architectures_and_their_counts():
     from fmnist.train import models
 
@@ -129,24 +146,22 @@ def test_resume_after_a_crash_loses_no_epoch(real_data, tmp_path):
 def test_kill_9_then_the_same_command_resumes(real_data, tmp_path):
     args = ["train", "--epochs", "4", "--limit", "3000", "--batch-size", "32",
             "--no-augment", "--runs-dir", str(tmp_path), "--name", "k"]
-    history = tmp_path / "k" / "history.json"
+    backup = tmp_path / "k" / "backup" / "training_metadata.json"
     proc = subprocess.Popen([sys.executable, "-m", "fmnist", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not (history.exists() and json.loads(history.read_text())) and time.monotonic() < deadline:
+    while not backup.exists() and time.monotonic() < deadline:
         assert proc.poll() is None, "training ended before it could be killed"
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = len(json.loads(history.read_text()))
-    assert 1 <= done < 4 and not (tmp_path / "k" / "metrics.json").exists()
+    saved = json.loads(backup.read_text())["epoch"]  # finished epochs the checkpoint holds
+    assert 1 <= saved < 4 and not (tmp_path / "k" / "metrics.json").exists()
 
     result = run_fmnist(*args)
     assert result.returncode == 0, result.stderr
-    assert "resuming" in result.stderr
-    resumed_after = int(result.stderr.split("after epoch ")[1].split()[0])
-    assert resumed_after >= done
-    epochs = [r["epoch"] for r in json.loads(history.read_text())]
+    assert f"resuming {tmp_path / 'k'} after epoch {saved}" in result.stderr
+    epochs = [r["epoch"] for r in json.loads((tmp_path / "k" / "history.json").read_text())]
     assert epochs == [1, 2, 3, 4]
     assert "test accuracy" in result.stdout
 

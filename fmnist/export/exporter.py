@@ -42,6 +42,24 @@ FORMATS = {
 CALIBRATION_SEED = 0
 
 
+def check_options(formats: list[str], calibration_method: str) -> list[str]:
+    """Expand `all` and comma lists; refuse unknown formats or calibration methods."""
+    from fmnist.export.convert_onnx import CALIBRATION_METHODS
+
+    names = [f.strip() for value in formats for f in value.split(",") if f.strip()]
+    names = list(FORMATS) if "all" in names else list(dict.fromkeys(names))
+    unknown = [f for f in names if f not in FORMATS]
+    if unknown or not names:
+        raise FmnistError(
+            f"unknown format {(unknown or [''])[0]!r}; choose from {', '.join(FORMATS)} or all"
+        )
+    if calibration_method not in CALIBRATION_METHODS:
+        raise FmnistError(
+            f"unknown calibration method {calibration_method!r}; choose {', '.join(CALIBRATION_METHODS)}"
+        )
+    return names
+
+
 def resolve_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
     """A model file from a run dir, a .keras file, or (None) the newest run's model."""
     if given is None:
@@ -126,9 +144,7 @@ def export(
     """Export `model_path` to each of `formats` in `out_dir`; return the manifest."""
     from fmnist.export import convert_onnx, convert_tflite
 
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise FmnistError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all")
+    formats = check_options(formats, calibration_method)
     dataset = data.load(data_dir)
     model = load_keras(model_path)
     source_sha256 = contract.sha256_file(model_path)

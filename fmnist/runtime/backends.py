@@ -21,7 +21,11 @@ class ContractError(FmnistError):
     """The artifact does not take uint8 [N,28,28,1] pixels and return [N,10] logits."""
 
 
-def _check_contract(path: Path, shape, dtype: str, out_shape) -> None:
+def _check_contract(path: Path, inputs: int, outputs: int, shape, dtype: str, out_shape) -> None:
+    if inputs != 1 or outputs != 1:
+        raise ContractError(
+            f"{path}: has {inputs} inputs and {outputs} outputs; an fmnist model has one of each"
+        )
     if dtype != "uint8" or list(shape)[1:] != [28, 28, 1] or list(out_shape)[-1:] != [10]:
         raise ContractError(
             f"{path}: takes {dtype} {list(shape)} and returns {list(out_shape)}; an fmnist model "
@@ -46,9 +50,11 @@ class OnnxBackend:
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise FmnistError(f"{self.path}: not a loadable ONNX model ({exc})") from None
-        (inp,), (out,) = self.session.get_inputs(), self.session.get_outputs()
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        inp, out = inputs[0], outputs[0]
         dtype = inp.type.removeprefix("tensor(").removesuffix(")")
-        _check_contract(self.path, [d if isinstance(d, int) else -1 for d in inp.shape], dtype, out.shape)
+        shape = [d if isinstance(d, int) else -1 for d in inp.shape]
+        _check_contract(self.path, len(inputs), len(outputs), shape, dtype, out.shape)
         self.input_name, self.output_name = inp.name, out.name
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         self.metadata = json.loads(raw) if raw else {}
@@ -58,13 +64,10 @@ class OnnxBackend:
 
 
 class LiteRTBackend:
-    """ai-edge-litert's interpreter (tflite-runtime's when that is what is installed)."""
+    """ai-edge-litert's interpreter."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            from tflite_runtime.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)
         try:
@@ -73,11 +76,12 @@ class LiteRTBackend:
             )
         except (ValueError, RuntimeError) as exc:
             raise FmnistError(f"{self.path}: not a loadable TFLite model ({exc})") from None
-        (inp,), (out,) = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        _check_contract(self.path, inp["shape_signature"], np.dtype(inp["dtype"]).name, out["shape"])
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        inp, out = inputs[0], outputs[0]
+        _check_contract(self.path, len(inputs), len(outputs), inp["shape_signature"],
+                        np.dtype(inp["dtype"]).name, out["shape"])
         self.input_index, self.output_index = inp["index"], out["index"]
         self.output_quantisation = out["quantization"]  # (scale, zero_point); (0.0, 0) if float
-        self.input_dtype = np.dtype(inp["dtype"])
         self.metadata = read_tflite_metadata(self.path.read_bytes())
         self._batch = None
 

@@ -8,12 +8,12 @@ from keras import layers
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (keep, held_out) with `fraction` of every class held out, chosen by `seed`."""
+    """Indices (keep, held_out) with `fraction` (at least one) of every class held out, by `seed`."""
     rng = np.random.default_rng(seed)
     held = []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        held.append(members[: int(round(len(members) * fraction))])
+        held.append(members[: max(1, int(round(len(members) * fraction)))])
     held_out = np.sort(np.concatenate(held))
     keep = np.setdiff1d(np.arange(len(y)), held_out)
     return keep, held_out

@@ -72,6 +72,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dict | None:
     """Check a run directory against `config`; return its metrics if it is already finished."""
     config_path = run_dir / "config.json"
+    if run_dir.exists() and not (run_dir.is_dir() and (not any(run_dir.iterdir()) or config_path.exists())):
+        raise FmnistError(f"{run_dir} exists and is not a run folder; choose another --name")
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     if config_path.exists():
@@ -87,6 +89,14 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dic
         return json.loads((run_dir / "metrics.json").read_text())
     write_json(config_path, dataclasses.asdict(config))
     return None
+
+
+def _restored_epochs(backup_dir: Path) -> int:
+    """How many finished epochs Keras's BackupAndRestore will restore from `backup_dir`."""
+    try:
+        return int(json.loads((backup_dir / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
@@ -178,8 +188,8 @@ def train(
         _compile(model, config, steps)
 
     history_path = run_dir / "history.json"
-    best_path = run_dir / "backup" / "best.weights.h5"
-    done = read_history(history_path)
+    best_path = run_dir / "best.weights.h5"
+    done = read_history(history_path)[: _restored_epochs(run_dir / "backup")]
     best_so_far = max((r["val_accuracy"] for r in done), default=None)
     fit_callbacks = [
         HistoryFile(history_path),
@@ -187,7 +197,9 @@ def train(
             best_path, monitor="val_accuracy", mode="max", save_best_only=True,
             save_weights_only=True, initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.BackupAndRestore(run_dir / "backup", double_checkpoint=True),
+        keras.callbacks.BackupAndRestore(  # kept until metrics.json is written
+            run_dir / "backup", double_checkpoint=True, delete_checkpoint=False
+        ),
         keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=max(5, config.epochs // 3)
         ),
@@ -249,4 +261,5 @@ def train(
         model.save(tmp)
     write_json(run_dir / "metrics.json", metrics)  # last: its presence marks a finished run
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    best_path.unlink(missing_ok=True)  # model.keras holds these weights now
     return metrics
