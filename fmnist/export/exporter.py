@@ -162,6 +162,8 @@ def export(
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".export-*"):  # left by an export that was killed
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in out_dir.glob(".manifest.*.json"):
+        stale.unlink(missing_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
         entries = {}
