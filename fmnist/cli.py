@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from fmnist.errors import FmnistError
-from fmnist.export.convert_onnx import DEFAULT_OPSET
+from fmnist.export.contract import DEFAULT_OPSET
 
 app = typer.Typer(
     help="Train, export, run and benchmark Fashion-MNIST classifiers for the edge.",

@@ -9,6 +9,7 @@ from fmnist import CLASS_NAMES
 from fmnist.errors import FmnistError
 
 CONTRACT_VERSION = 1
+DEFAULT_OPSET = 13  # per-channel QDQ needs 13; onnxruntime has run opset 13 since 1.6
 INPUT_NAME = "pixels"  # uint8 [N, 28, 28, 1], garment bright on black, 0..255
 OUTPUT_NAME = "logits"  # float32 [N, 10] (int8 TFLite: quantised, dequantised by the runtime)
 

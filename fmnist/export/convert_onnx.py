@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.export.contract import INPUT_NAME, OUTPUT_NAME
+from fmnist.export.contract import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 from fmnist.runtime.backends import METADATA_KEY
 
-DEFAULT_OPSET = 13  # per-channel QDQ needs 13; onnxruntime has run opset 13 since 1.6
 
 
 def _finish(model, meta: dict):

@@ -47,8 +47,7 @@ def check_options(formats: list[str], calibration_method: str) -> list[str]:
     from fmnist.export.convert_onnx import CALIBRATION_METHODS
 
     names = [f.strip() for value in formats for f in value.split(",") if f.strip()]
-    names = list(FORMATS) if "all" in names else list(dict.fromkeys(names))
-    unknown = [f for f in names if f not in FORMATS]
+    unknown = [f for f in names if f not in FORMATS and f != "all"]
     if unknown or not names:
         raise FmnistError(
             f"unknown format {(unknown or [''])[0]!r}; choose from {', '.join(FORMATS)} or all"
@@ -57,7 +56,8 @@ def check_options(formats: list[str], calibration_method: str) -> list[str]:
         raise FmnistError(
             f"unknown calibration method {calibration_method!r}; choose {', '.join(CALIBRATION_METHODS)}"
         )
-    return names
+    # in FORMATS order: the float ONNX model is built before its int8 copy needs it
+    return [f for f in FORMATS if f in names or "all" in names]
 
 
 def resolve_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
@@ -148,7 +148,7 @@ def export(
     dataset = data.load(data_dir)
     model = load_keras(model_path)
     source_sha256 = contract.sha256_file(model_path)
-    opset = opset or convert_onnx.DEFAULT_OPSET
+    opset = opset or contract.DEFAULT_OPSET
     step = progress or (lambda description: None)
 
     step("reference: Keras float model on the test set")
@@ -172,7 +172,7 @@ def export(
             target = staging / fmt.file
             meta = contract.metadata(source_sha256, fmt.precision)
             started = time.perf_counter()
-            if name == "onnx" or (name == "onnx-int8" and not (staging / "model.onnx").exists()):
+            if fmt.runtime == "onnx" and not (staging / "model.onnx").exists():
                 step("onnx: convert with tf2onnx")
                 convert_onnx.to_onnx(model, staging / "model.onnx", contract.metadata(source_sha256, "float32"), opset)
             if name == "onnx-int8":
