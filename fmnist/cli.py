@@ -177,6 +177,128 @@ def export(
     print_artifacts(manifest, out_dir)
 
 
+ModelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model", "-m", show_default=False,
+        help="A .onnx or .tflite file, an export folder, or a shipped format (tflite-int8, onnx-int8, onnx). "
+        "Default: the shipped int8 model.",
+    ),
+]
+Threads = Annotated[Optional[int], typer.Option(min=1, help="Inference threads (default: the runtime's).", show_default=False)]
+
+
+@app.command()
+def predict(
+    files: Annotated[list[Path], typer.Argument(help="Photos (PNG, JPEG, BMP, GIF, WebP, TIFF), IDX or .npy files, or folders of them.", show_default=False)],
+    model: ModelOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="Classes to show per image.")] = 3,
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per image instead of a table.")] = False,
+    threads: Threads = None,
+) -> None:
+    """Classify clothing images; a file that cannot be read is reported and the rest go on."""
+    import json
+
+    from fmnist.runtime import inputs
+    from fmnist.runtime.classifier import Classifier
+
+    with user_errors():
+        classifier = Classifier.load(model, threads)
+    paths, failed, rows = inputs.walk(files), 0, []
+    for path in paths:
+        try:
+            pixels = inputs.read(path)
+        except inputs.InputError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            failed += 1
+            continue
+        indices, probs = classifier.top_k(pixels, top_k)
+        for i, (best, p) in enumerate(zip(indices.tolist(), probs.tolist())):
+            name = f"{path}[{i}]" if inputs.is_array_file(path) else str(path)
+            ranked = [{"class": classifier.class_names[c], "label": c, "probability": round(q, 6)} for c, q in zip(best, p)]
+            if json_lines:
+                print(json.dumps({"file": name, **ranked[0], "top_k": ranked}), flush=True)
+            else:
+                rows.append((name, ranked))
+    if rows:
+        print_predictions(rows, classifier)
+    if failed:
+        err.print(f"{failed} of {len(paths)} inputs could not be read", highlight=False)
+        raise typer.Exit(2)
+
+
+def print_predictions(rows: list, classifier) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{classifier.path.name} ({classifier.runtime}, {classifier.precision})", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("class", no_wrap=True)
+    table.add_column("probability", justify="right", no_wrap=True)
+    table.add_column("runners-up")
+    for name, ranked in rows:
+        others = ", ".join(f"{r['class']} {r['probability']:.1%}" for r in ranked[1:])
+        table.add_row(name, ranked[0]["class"], f"{ranked[0]['probability']:.1%}", others)
+    out.print(table)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Optional[str], typer.Argument(help="A .onnx or .tflite file, an export folder or a shipped format (default: the shipped int8 model).", show_default=False)] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full result (with every prediction) here.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write the confusion matrix as a PNG here.", show_default=False)] = None,
+    threads: Threads = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Accuracy, per-class accuracy and confusion matrix of one artifact on the 10,000 test images."""
+    from fmnist import data
+    from fmnist.files import write_json
+    from fmnist.runtime.classifier import Classifier
+    from fmnist.runtime.evaluate import evaluate as run_evaluate
+
+    with user_errors():
+        if plot:
+            with needs_extra("plot"):
+                from fmnist import plots
+        dataset = data.load(data_dir)
+        classifier = Classifier.load(model, threads)
+        result = run_evaluate(classifier, dataset.x_test[..., None], dataset.y_test)
+    print_evaluation(result)
+    if json_path:
+        write_json(json_path, result)
+    if plot:
+        import numpy as np
+
+        title = f"{classifier.path.name}: {result['accuracy']:.2%} on {result['images']:,} test images"
+        plots.confusion_matrix(np.array(result["confusion_matrix"]), plot, title)
+
+
+def print_evaluation(result: dict) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from fmnist import CLASS_NAMES
+
+    expected = result["manifest_accuracy"]
+    note = "" if expected is None else f" (manifest: {expected:.2%})"
+    out.print(
+        f"{result['model']} ({result['runtime']}, {result['precision']}): "
+        f"[bold]{result['accuracy']:.2%}[/] on {result['images']:,} test images{note}",
+        highlight=False,
+    )
+    table = Table(
+        title="confusion matrix: true class (rows) against predicted class", title_justify="left",
+        box=box.SIMPLE_HEAD, padding=0,
+    )
+    table.add_column("class", no_wrap=True)
+    table.add_column("recall", justify="right", no_wrap=True)
+    for j in range(len(CLASS_NAMES)):
+        table.add_column(str(j), justify="right", min_width=5, no_wrap=True)
+    for i, (name, matrix_row) in enumerate(zip(CLASS_NAMES, result["confusion_matrix"])):
+        cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "·") for j, n in enumerate(matrix_row)]
+        table.add_row(f"{i} {name}", f" {result['per_class_accuracy'][name]:.1%}", *cells)
+    out.print(table)
+
+
 class Stages:
     """A line per stage, with a spinner while it runs and its duration once done."""
 

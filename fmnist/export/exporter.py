@@ -102,6 +102,17 @@ def tool_versions() -> dict:
     return versions
 
 
+def training_record(model_path: Path) -> dict:
+    """How the model was trained (command, seed, architecture), from its run's metrics.json."""
+    path = model_path.parent / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    keys = ("command", "seed", "arch", "epochs", "best_epoch", "params", "macs")
+    return {"training": {k: metrics[k] for k in keys if k in metrics}}
+
+
 def calibration_images(dataset: data.Dataset, size: int) -> np.ndarray:
     """`size` training images, every class in proportion, chosen by a fixed seed."""
     from fmnist.train.pipeline import stratified_subset
@@ -203,7 +214,7 @@ def export(
             "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", 28, 28, 1]},
             "output": {"name": contract.OUTPUT_NAME, "dtype": "float32", "shape": ["N", 10]},
             "source": {"path": str(model_path), "sha256": source_sha256,
-                       "test_accuracy": reference_accuracy},
+                       "test_accuracy": reference_accuracy, **training_record(model_path)},
             "tools": tool_versions(),
             "command": command,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

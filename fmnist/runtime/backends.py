@@ -2,12 +2,16 @@
 
 Each backend reads the model contract from the file itself: input dtype and shape, the
 quantisation of int8 outputs (dequantised here with the tensor's own scale and zero point)
-and the metadata that travels with the artifact (class names, contract version).
+and the metadata that travels with the artifact (class names, contract version). Both are
+safe to call from several threads at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +31,10 @@ def _check_contract(path: Path, inputs: int, outputs: int, shape, dtype: str, ou
             f"{path}: has {inputs} inputs and {outputs} outputs; an fmnist model has one of each"
         )
     if dtype != "uint8" or list(shape)[1:] != [28, 28, 1] or list(out_shape)[-1:] != [10]:
+        shape, out_shape = (", ".join(str(d) if isinstance(d, int) and d >= 0 else "N" for d in dims)
+                            for dims in (shape, out_shape))
         raise ContractError(
-            f"{path}: takes {dtype} {list(shape)} and returns {list(out_shape)}; an fmnist model "
+            f"{path}: takes {dtype} [{shape}] and returns [{out_shape}]; an fmnist model "
             "takes uint8 [N, 28, 28, 1] pixels and returns [N, 10] logits"
         )
 
@@ -36,8 +42,13 @@ def _check_contract(path: Path, inputs: int, outputs: int, shape, dtype: str, ou
 class OnnxBackend:
     """onnxruntime on the CPU."""
 
+    runtime = "onnxruntime"
+
     def __init__(self, path: str | Path, threads: int | None = None):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise FmnistError(f"{path}: running .onnx models needs onnxruntime: pip install 'fmnist[onnx]'") from None
 
         self.path = Path(path)
         options = ort.SessionOptions()
@@ -63,17 +74,33 @@ class OnnxBackend:
         return self.session.run([self.output_name], {self.input_name: pixels})[0]
 
 
+def _tflite_interpreter():
+    """ai-edge-litert's Interpreter class, or tflite-runtime's where only that is installed."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            return None
+    return Interpreter
+
+
 class LiteRTBackend:
-    """ai-edge-litert's interpreter."""
+    """ai-edge-litert's interpreter (or tflite-runtime's); one invocation at a time."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter
-
+        Interpreter = _tflite_interpreter()
+        if Interpreter is None:
+            raise FmnistError(f"{path}: running .tflite models needs LiteRT: pip install 'fmnist[tflite]'")
+        self.runtime = Interpreter.__module__.split(".")[0].replace("_", "-")
         self.path = Path(path)
         try:
-            self.interpreter = Interpreter(
-                model_path=str(self.path), **({"num_threads": threads} if threads else {})
-            )
+            with _quiet_stderr():  # LiteRT logs an INFO line when it applies XNNPACK
+                self.interpreter = Interpreter(
+                    model_path=str(self.path), **({"num_threads": threads} if threads else {})
+                )
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise FmnistError(f"{self.path}: not a loadable TFLite model ({exc})") from None
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
@@ -84,24 +111,43 @@ class LiteRTBackend:
         self.output_quantisation = out["quantization"]  # (scale, zero_point); (0.0, 0) if float
         self.metadata = read_tflite_metadata(self.path.read_bytes())
         self._batch = None
+        self._lock = threading.Lock()  # an interpreter holds one set of tensors
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        if self._batch != len(pixels):
-            self.interpreter.resize_tensor_input(self.input_index, list(pixels.shape))
-            self.interpreter.allocate_tensors()
-            self._batch = len(pixels)
-        self.interpreter.set_tensor(self.input_index, pixels)
-        self.interpreter.invoke()
-        logits = self.interpreter.get_tensor(self.output_index)
+        with self._lock:
+            if self._batch != len(pixels):
+                self.interpreter.resize_tensor_input(self.input_index, list(pixels.shape))
+                self.interpreter.allocate_tensors()
+                self._batch = len(pixels)
+            self.interpreter.set_tensor(self.input_index, pixels)
+            self.interpreter.invoke()
+            logits = self.interpreter.get_tensor(self.output_index)  # a copy
         scale, zero_point = self.output_quantisation
         if scale:
             return (logits.astype(np.float32) - zero_point) * np.float32(scale)
         return logits
 
 
-def read_tflite_metadata(flatbuffer: bytes) -> dict:
-    """The fmnist JSON metadata entry of a TFLite flatbuffer, or {} when it has none."""
-    from ai_edge_litert import schema_py_generated as schema
+@contextmanager
+def _quiet_stderr():
+    """Silence native code writing to file descriptor 2 (Python exceptions still raise)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def read_tflite_metadata(flatbuffer: bytes) -> dict | None:
+    """The fmnist JSON metadata entry of a TFLite flatbuffer: {} when it has none, None when
+    it cannot be read here (tflite-runtime ships no schema; the manifest then tells)."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        return None
 
     model = schema.Model.GetRootAs(flatbuffer, 0)
     for i in range(model.MetadataLength()):

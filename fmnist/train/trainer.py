@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 from rich.console import Console
 
-from fmnist import data
+from fmnist import data, plots
 from fmnist.errors import FmnistError
 from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
-from fmnist.train import models, pipeline, plots
+from fmnist.train import models, pipeline
 from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
 
 

@@ -1,4 +1,4 @@
-"""Plots of a finished run: training curves, confusion matrix, a grid of predictions."""
+"""Plots: training curves, confusion matrix, a grid of predictions (matplotlib, headless)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,156 @@
+"""`Classifier`: one exported artifact behind predict / predict_proba / top_k.
+
+    clf = Classifier.load()                     # the shipped int8 model
+    clf = Classifier.load("runs/edge/export")   # the best artifact of an export folder
+    labels = clf.predict(pixels)                # uint8 [N,28,28,1], [N,28,28] or [28,28]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.errors import FmnistError
+from fmnist.runtime.backends import ContractError, open_backend
+
+DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
+CONTRACT_VERSION = 1
+CHUNK = 1024  # images per backend call: bounds the memory of a large input
+
+# Artifact files by format name, in the order a folder's artifact is chosen when none is named.
+ARTIFACTS = {
+    "tflite-int8": "model.int8.tflite",
+    "onnx-int8": "model.int8.onnx",
+    "onnx": "model.onnx",
+    "tflite": "model.tflite",
+}
+
+
+def _installed(runtime: str) -> bool:
+    modules = {"tflite": ("ai_edge_litert", "tflite_runtime"), "onnx": ("onnxruntime",)}[runtime]
+    return any(importlib.util.find_spec(m) for m in modules)
+
+
+def resolve(model: str | Path | None = None) -> Path:
+    """The artifact file meant by `model`: a .onnx/.tflite file, an export folder (its best
+    artifact for the runtimes installed), a format name of the shipped model, or None (the
+    shipped model)."""
+    if model is None or (str(model) in ARTIFACTS and not Path(model).exists()):
+        folder, wanted = DEFAULT_MODEL_DIR, None if model is None else str(model)
+    else:
+        folder, wanted = Path(model), None
+        if not folder.is_dir():
+            if not folder.exists():
+                raise FmnistError(
+                    f"{model}: no such model file or folder (or format name: {', '.join(ARTIFACTS)})"
+                )
+            return folder
+    present = {name: folder / f for name, f in ARTIFACTS.items() if (folder / f).is_file()}
+    if wanted:
+        if wanted not in present:
+            raise FmnistError(f"the shipped model has no {wanted} artifact; it has {', '.join(present)}")
+        return present[wanted]
+    if not present:
+        raise FmnistError(f"{folder}: no model.onnx, model.tflite or int8 variant in this folder")
+    runnable = [path for name, path in present.items() if _installed(name.split("-")[0])]
+    if not runnable:
+        raise FmnistError(
+            f"{folder}: no runtime installed for its models; pip install 'fmnist[tflite]' or 'fmnist[onnx]'"
+        )
+    return runnable[0]
+
+
+def manifest_entry(path: Path) -> dict:
+    """The manifest.json entry (plus its top-level fields) describing this exact file, or {}."""
+    manifest_path = path.with_name("manifest.json")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        entries = manifest["artifacts"].values()
+    except (OSError, ValueError, KeyError, AttributeError):
+        return {}
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("file") == path.name and entry.get("sha256") == digest:
+            return {"class_names": manifest.get("class_names"), "source": manifest.get("source", {}), **entry}
+    return {}
+
+
+def as_pixels(pixels) -> np.ndarray:
+    """Check and shape model input: uint8 [N,28,28,1] from [N,28,28,1], [N,28,28] or [28,28]."""
+    array = np.asarray(pixels)
+    if array.dtype != np.uint8:
+        raise FmnistError(
+            f"pixels must be uint8 0..255 (garment bright on black), not {array.dtype}; "
+            "read photos with fmnist.runtime.load_image"
+        )
+    if array.shape == (28, 28):
+        array = array[None]
+    if array.ndim == 3:
+        array = array[..., None]
+    if array.ndim != 4 or array.shape[1:] != (28, 28, 1):
+        raise FmnistError(f"pixels must be [N, 28, 28, 1], [N, 28, 28] or [28, 28], not {list(np.shape(pixels))}")
+    return np.ascontiguousarray(array)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class Classifier:
+    """A Fashion-MNIST classifier run by onnxruntime or LiteRT; safe to share between threads."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        self.path = Path(path)
+        self.backend = open_backend(self.path, threads)
+        self.runtime = self.backend.runtime
+        self.manifest = manifest_entry(self.path)
+        # the file's own metadata, else (none, or tflite-runtime cannot read it) the manifest's
+        metadata = self.backend.metadata or self.manifest
+        if metadata.get("contract", CONTRACT_VERSION) != CONTRACT_VERSION:
+            raise ContractError(
+                f"{self.path}: model contract {metadata['contract']}; this fmnist reads contract {CONTRACT_VERSION}"
+            )
+        names = metadata.get("class_names")
+        if not (isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) for n in names)):
+            raise ContractError(
+                f"{self.path}: no class names in its metadata or in a manifest.json beside it; "
+                "export it with `fmnist export`"
+            )
+        self.class_names: tuple[str, ...] = tuple(names)
+        self.precision = metadata.get("precision") or self.manifest.get("precision", "unknown")
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, threads: int | None = None) -> Classifier:
+        """Open a model file, an export folder, a shipped format name, or (None) the shipped model."""
+        return cls(resolve(model), threads)
+
+    def logits(self, pixels) -> np.ndarray:
+        """float32 [N, 10] logits (int8 outputs dequantised)."""
+        pixels = as_pixels(pixels)
+        if len(pixels) == 0:
+            return np.zeros((0, 10), np.float32)
+        return np.concatenate([self.backend(pixels[i:i + CHUNK]) for i in range(0, len(pixels), CHUNK)])
+
+    def predict_proba(self, pixels) -> np.ndarray:
+        """float32 [N, 10] class probabilities."""
+        return softmax(self.logits(pixels))
+
+    def predict(self, pixels) -> np.ndarray:
+        """int [N] class indices; `class_names[i]` names them."""
+        return self.logits(pixels).argmax(axis=1)
+
+    def top_k(self, pixels, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """The k most likely classes per image, best first: (indices [N,k], probabilities [N,k])."""
+        if not 1 <= k <= 10:
+            raise FmnistError(f"top-k must be between 1 and 10, not {k}")
+        proba = self.predict_proba(pixels)
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        return order, np.take_along_axis(proba, order, axis=1)
+
+    def __repr__(self) -> str:
+        return f"Classifier({str(self.path)!r}, runtime={self.runtime!r}, precision={self.precision!r})"

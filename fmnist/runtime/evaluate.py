@@ -1,0 +1,31 @@
+"""Accuracy of one artifact on labelled images, in its own runtime."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fmnist.metrics import confusion_matrix, per_class_accuracy
+from fmnist.runtime.classifier import Classifier
+
+
+def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy, per-class accuracy, confusion matrix and every prediction, as JSON-ready data."""
+    started = time.perf_counter()
+    predicted = classifier.predict(pixels)
+    seconds = time.perf_counter() - started
+    matrix = confusion_matrix(labels, predicted)
+    verified = classifier.manifest.get("verified", {})
+    return {
+        "model": str(classifier.path),
+        "runtime": classifier.runtime,
+        "precision": classifier.precision,
+        "images": int(len(labels)),
+        "accuracy": float((predicted == labels).mean()),
+        "manifest_accuracy": verified.get("accuracy"),
+        "per_class_accuracy": per_class_accuracy(matrix),
+        "confusion_matrix": matrix.tolist(),
+        "seconds": round(seconds, 3),
+        "predicted": predicted.tolist(),
+    }

@@ -1,0 +1,162 @@
+"""Turn the files a user has into model pixels: uint8 [N, 28, 28, 1], garment bright on black.
+
+Photos (any format and mode Pillow reads) go through the steps Fashion-MNIST's own images
+went through: grayscale, trim the background, fit the longest side into 28 px keeping the
+aspect ratio, centre on a 28×28 canvas, and invert a light background. IDX files and
+`.npy` arrays of 28×28 uint8 images are read as they are. Every bad file raises an
+`InputError` naming it, so a caller can report it and go on with the others.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.errors import FmnistError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+SIDE = 28
+TRIM_THRESHOLD = 0.05 * 255  # a pixel this far from the background colour belongs to the garment
+WORKING_SIZE = 512  # photos are shrunk to at most this before the steps above
+
+
+class InputError(FmnistError):
+    """A file that cannot be read as Fashion-MNIST pixels."""
+
+
+def is_array_file(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".npy") or "-ubyte" in name or name.endswith((".idx", ".idx.gz"))
+
+
+def walk(paths: list[str | Path]) -> list[Path]:
+    """Files to read: named files as given, folders walked for images, .npy and IDX files."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and (p.suffix.lower() in IMAGE_SUFFIXES or is_array_file(p))
+                and (p.is_file() or p.is_symlink())  # a broken link is reported, not skipped
+            )
+            files += found or [path]  # an empty folder is reported by read()
+        else:
+            files.append(path)
+    return files
+
+
+def read(path: str | Path) -> np.ndarray:
+    """uint8 [N, 28, 28, 1] pixels from an image, IDX or .npy file."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder with no images, .npy or IDX files in it")
+    if not path.exists():
+        what = "a broken symbolic link" if path.is_symlink() else "no such file"
+        raise InputError(f"{path}: {what}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    if is_array_file(path):
+        pixels = _read_array(path)
+    else:
+        pixels = load_image(path)[None]
+    return pixels[..., None] if pixels.ndim == 3 else pixels
+
+
+def _read_array(path: Path) -> np.ndarray:
+    from fmnist import data
+
+    if path.name.lower().endswith(".npy"):
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise InputError(f"{path}: not a .npy file (no NumPy header)")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            reason = "it holds Python objects, which are never unpickled" if "pickle" in str(exc) else exc
+            raise InputError(f"{path}: cannot load the array: {reason}") from None
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: truncated or corrupt .npy file ({exc})") from None
+    else:
+        try:
+            array = data.read_idx(path, "images")
+        except FmnistError as exc:
+            raise InputError(str(exc)) from None
+    if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim not in (3, 4) \
+            or array.shape[1:3] != (SIDE, SIDE) or (array.ndim == 4 and array.shape[3] != 1):
+        raise InputError(
+            f"{path}: holds {getattr(array, 'dtype', type(array).__name__)} {list(np.shape(array))}; "
+            "expected uint8 [N, 28, 28] or [N, 28, 28, 1]"
+        )
+    return array
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """uint8 [28, 28] pixels from a photo or drawing, in Fashion-MNIST's convention."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.format == "JPEG":
+                    image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode at a reduced scale
+                image.load()
+                return to_pixels(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(
+            f"{path}: image is too large ({Image.MAX_IMAGE_PIXELS:,} pixels at most): "
+            "refused as a possible decompression bomb"
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise InputError(f"{path}: not an image Pillow can read") from None
+    except Exception as exc:  # noqa: BLE001 -- a corrupt file makes decoders raise many kinds
+        raise InputError(f"{path}: cannot decode the image ({exc or type(exc).__name__})") from None
+
+
+def to_pixels(image) -> np.ndarray:
+    """A Pillow image as uint8 [28, 28], garment bright on a black background."""
+    gray = _grayscale(image)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    if background > 127:  # dark garment on a light background: negate, as Fashion-MNIST did
+        gray, background = 255 - gray, 255 - background
+    gray = np.clip((gray - background) * (255 / max(255 - background, 1.0)), 0, 255)
+    rows, cols = np.flatnonzero(gray.max(1) > TRIM_THRESHOLD), np.flatnonzero(gray.max(0) > TRIM_THRESHOLD)
+    if rows.size:
+        gray = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return _fit(gray)
+
+
+def _grayscale(image) -> np.ndarray:
+    """float32 luminance 0..255 of a Pillow image of any mode; transparency becomes white."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float32)
+        top = 1.0 if image.mode == "F" and values.max() <= 1 else 255.0 if values.max() <= 255 else 65535.0
+        image = Image.fromarray(values * np.float32(255 / top))
+    elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("L")
+    else:
+        image = image.convert("RGB").convert("L") if image.mode != "L" else image
+    image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
+    return np.asarray(image, dtype=np.float32)
+
+
+def _fit(gray: np.ndarray) -> np.ndarray:
+    """Resize so the longest side is 28 px, keep the aspect ratio, centre on black."""
+    from PIL import Image
+
+    height, width = gray.shape
+    scale = SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS))
+    canvas = np.zeros((SIDE, SIDE), np.float32)
+    top, left = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
+    canvas[top:top + size[1], left:left + size[0]] = small
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)

@@ -1,0 +1,117 @@
+"""`fmnist predict` and `fmnist evaluate` from the command line, with and without TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import needs_data, run_fmnist
+from photos import write_photo
+from test_runtime import _bad_files
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("tensorflow", "keras", "tf2onnx")
+
+
+@pytest.fixture(scope="module")
+def photos(real_data, tmp_path_factory):
+    """Three photos of test images 0..2 (Ankle boot, Pullover, Trouser) in a folder."""
+    folder = tmp_path_factory.mktemp("photos")
+    kinds = ["rgb.jpg", "rgba-transparent.png", "rgb.webp"]
+    return [write_photo(real_data.x_test[i], kind, folder, f"test{i}") for i, kind in enumerate(kinds)]
+
+
+def test_predict_prints_a_table(photos):
+    result = run_fmnist("predict", *map(str, photos), "--top-k", "2", env={"COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "model.int8.tflite (ai-edge-litert, int8)" in lines[0]
+    for photo, label in zip(photos, ("Ankle boot", "Pullover", "Trouser")):
+        row = next(line for line in lines if photo.name in line)
+        assert label in row and "%" in row
+
+
+def test_predict_reports_each_bad_file_and_still_predicts_the_good_ones(photos, tmp_path):
+    expected = _bad_files(tmp_path / "bad", photos[0])
+    result = run_fmnist("predict", "--json", str(photos[1]), str(tmp_path / "bad"), str(photos[2]), "--model", "onnx")
+    assert result.returncode == 2
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(Path(r["file"]).name, r["class"]) for r in records] == [
+        (photos[1].name, "Pullover"), (photos[2].name, "Trouser"),
+    ]
+    assert len(records[0]["top_k"]) == 3 and records[0]["top_k"][0]["class"] == "Pullover"
+    errors = result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
+    assert errors[-1] == f"{len(expected) - 1} of {len(expected) + 1} inputs could not be read"
+    for name, words in expected.items():
+        if name == "folder.png":  # inside a walked folder: an empty subfolder is not an input
+            continue
+        assert sum(line.startswith(f"error: {tmp_path / 'bad' / name}: ") and words in line for line in errors) == 1, name
+
+
+def test_predict_reads_idx_and_npy_arrays(real_data, tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "five.npy", real_data.x_test[:5])
+    result = run_fmnist("predict", str(tmp_path / "five.npy"), "--json", "-k", "1")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["file"] for r in records] == [f"{tmp_path / 'five.npy'}[{i}]" for i in range(5)]
+    assert sum(r["label"] == y for r, y in zip(records, real_data.y_test[:5])) >= 4
+
+
+def test_bad_model_or_no_inputs_is_one_line(photos, tmp_path):
+    result = run_fmnist("predict", str(photos[0]), "--model", str(tmp_path / "nope.onnx"))
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "no such model" in result.stderr
+    result = run_fmnist("predict", str(tmp_path / "nothing.png"))
+    assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+@needs_data
+def test_evaluate_writes_json_and_plot(tmp_path):
+    result = run_fmnist("evaluate", "onnx-int8", "--json", str(tmp_path / "e.json"), "--plot", str(tmp_path / "cm.png"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["images"] == 10_000 and report["accuracy"] == report["manifest_accuracy"]
+    assert len(report["predicted"]) == 10_000 and sum(map(sum, report["confusion_matrix"])) == 10_000
+    assert f"{report['accuracy']:.2%}" in result.stdout
+    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@needs_data
+@pytest.mark.parametrize("command", [
+    "import fmnist.runtime",
+    "from fmnist.cli import app; app(['predict', PHOTO, '--model', 'onnx'])",
+    "from fmnist.cli import app; app(['evaluate', 'tflite-int8'])",
+])
+def test_runtime_path_never_imports_tensorflow(photos, command):
+    code = f"import sys\nPHOTO = {str(photos[0])!r}\ntry:\n    {command}\nexcept SystemExit as e:\n    assert not e.code, e.code\n" \
+           f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.slow
+def test_runtime_only_install_predicts(photos, tmp_path):
+    """`pip install fmnist[tflite]` in a fresh venv: numpy, Pillow, LiteRT, no TensorFlow."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python, fmnist = env_dir / "bin" / "python", env_dir / "bin" / "fmnist"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", f"{ROOT}[tflite]"], check=True, env=env, timeout=600)
+    for module in ("tensorflow", "keras", "onnxruntime"):
+        found = subprocess.run([python, "-c", f"import {module}"], capture_output=True, cwd=tmp_path)
+        assert found.returncode != 0, f"{module} was installed"
+    result = subprocess.run([fmnist, "predict", "--json", str(photos[0])], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["class"] == "Ankle boot"
+    result = subprocess.run([fmnist, "predict", "--model", "onnx", str(photos[0])], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "pip install 'fmnist[onnx]'" in result.stderr

@@ -1,0 +1,256 @@
+"""The runtime on the shipped model: Classifier API, threads, contract checks, input files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import needs_data
+from fmnist import CLASS_NAMES
+from fmnist.errors import FmnistError
+from fmnist.runtime import Classifier, InputError, inputs, load_image
+from fmnist.runtime.backends import ContractError
+from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
+from photos import KINDS, decompression_bomb, write_photo
+
+SHIPPED = ["tflite-int8", "onnx-int8", "onnx"]
+
+
+@pytest.fixture(scope="module")
+def images(real_data):
+    return real_data.x_test[:64]
+
+
+def test_shipped_model_is_small_and_matches_its_manifest():
+    manifest = json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())
+    files = sorted(p.name for p in DEFAULT_MODEL_DIR.iterdir())
+    assert files == ["manifest.json", "model.int8.onnx", "model.int8.tflite", "model.onnx"]
+    assert sum((DEFAULT_MODEL_DIR / f).stat().st_size for f in files) <= 1_000_000
+    for entry in manifest["artifacts"].values():
+        body = (DEFAULT_MODEL_DIR / entry["file"]).read_bytes()
+        assert len(body) == entry["bytes"] and hashlib.sha256(body).hexdigest() == entry["sha256"]
+    training = manifest["source"]["training"]
+    assert training["command"].startswith("fmnist train --arch edge") and training["seed"] == 0
+    assert manifest["command"].startswith("fmnist export") and "--out fmnist/runtime/default_model" in manifest["command"]
+
+
+@needs_data
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_scores_what_its_manifest_says(real_data, name):
+    from fmnist.runtime.evaluate import evaluate
+
+    classifier = Classifier.load(name)
+    result = evaluate(classifier, real_data.x_test, real_data.y_test)
+    assert result["images"] == 10_000
+    assert abs(result["accuracy"] - classifier.manifest["verified"]["accuracy"]) <= 0.0005
+    assert result["accuracy"] >= 0.925
+
+
+def test_default_is_the_int8_tflite_with_class_names_from_the_file():
+    classifier = Classifier.load()
+    assert classifier.path.name == "model.int8.tflite" and classifier.precision == "int8"
+    assert classifier.runtime == "ai-edge-litert"
+    assert classifier.class_names == CLASS_NAMES
+
+
+@needs_data
+@pytest.mark.parametrize("name", SHIPPED)
+def test_predict_proba_top_k_agree(images, name):
+    classifier = Classifier.load(name, threads=1)
+    proba = classifier.predict_proba(images)
+    assert proba.shape == (64, 10) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    labels = classifier.predict(images)
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
+    top, p = classifier.top_k(images, 3)
+    np.testing.assert_array_equal(top[:, 0], labels)
+    assert (np.diff(p, axis=1) <= 0).all()
+    # the same image as [28,28], [1,28,28] and [1,28,28,1]
+    for shaped in (images[5], images[5:6], images[5:6, ..., None]):
+        assert classifier.predict(shaped).tolist() == [labels[5]]
+    assert classifier.predict(images[:0]).shape == (0,)
+
+
+@needs_data
+def test_formats_agree_with_each_other(real_data):
+    x = real_data.x_test[:2000]
+    onnx = Classifier.load("onnx").predict(x)
+    for name in ("tflite-int8", "onnx-int8"):
+        assert (Classifier.load(name).predict(x) == onnx).mean() >= 0.99
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["tflite-int8", "onnx"])
+def test_one_classifier_shared_by_8_threads_gives_single_thread_answers(images, name):
+    classifier = Classifier.load(name, threads=1)
+    jobs = [images[t: t + 1 + 3 * t] for t in range(8)]  # different batch sizes force resizes
+    expected = [classifier.predict_proba(job) for job in jobs]
+    results, barrier = [[] for _ in jobs], threading.Barrier(len(jobs))
+
+    def work(t):
+        barrier.wait()
+        for _ in range(150):
+            results[t].append(classifier.predict_proba(jobs[t]))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for t, got in enumerate(results):
+        assert len(got) == 150
+        for proba in got:
+            np.testing.assert_array_equal(proba, expected[t])
+
+
+def test_pixels_of_the_wrong_kind_are_refused():
+    classifier = Classifier.load()
+    with pytest.raises(FmnistError, match="uint8"):
+        classifier.predict(np.zeros((2, 28, 28), np.float32))
+    with pytest.raises(FmnistError, match=r"\[N, 28, 28, 1\]"):
+        classifier.predict(np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(FmnistError, match="top-k"):
+        classifier.top_k(np.zeros((28, 28), np.uint8), 11)
+
+
+def test_model_argument_resolution(tmp_path):
+    assert Classifier.load("onnx").path == DEFAULT_MODEL_DIR / "model.onnx"
+    assert Classifier.load(DEFAULT_MODEL_DIR).path.name == "model.int8.tflite"
+    with pytest.raises(FmnistError, match="no such model file or folder"):
+        Classifier.load(tmp_path / "missing.onnx")
+    with pytest.raises(FmnistError, match="shipped model has no tflite artifact"):
+        Classifier.load("tflite")
+    with pytest.raises(FmnistError, match="no model.onnx"):
+        Classifier.load(tmp_path)
+    (tmp_path / "model.txt").write_text("x")
+    with pytest.raises(FmnistError, match="unknown model format"):
+        Classifier.load(tmp_path / "model.txt")
+    (tmp_path / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(FmnistError, match="not a loadable ONNX model"):
+        Classifier.load(tmp_path / "model.onnx")
+    (tmp_path / "model.tflite").write_bytes(b"garbage" * 10)
+    with pytest.raises(FmnistError, match="not a loadable TFLite model"):
+        Classifier.load(tmp_path / "model.tflite")
+
+
+def _rewrite_onnx(tmp_path, edit, name="model.onnx"):
+    import onnx
+
+    model = onnx.load(DEFAULT_MODEL_DIR / "model.onnx")
+    edit(model)
+    path = tmp_path / name
+    onnx.save(model, path)
+    return path
+
+
+def test_class_names_come_from_the_manifest_when_the_file_has_none(tmp_path):
+    path = _rewrite_onnx(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)))
+    with pytest.raises(ContractError, match="no class names"):
+        Classifier.load(path)
+    manifest = json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())
+    manifest["artifacts"]["onnx"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert Classifier.load(path).class_names == CLASS_NAMES
+
+
+def test_models_outside_the_contract_are_refused(tmp_path):
+    from onnx import TensorProto
+
+    def float_input(model):
+        model.graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT
+
+    def newer_contract(model):
+        meta = json.loads(model.metadata_props[0].value)
+        model.metadata_props[0].value = json.dumps({**meta, "contract": 2})
+
+    with pytest.raises(ContractError, match=r"takes float \[N, 28, 28, 1\] and returns \[N, 10\]; an fmnist model takes uint8"):
+        Classifier.load(_rewrite_onnx(tmp_path, float_input, "float.onnx"))
+    with pytest.raises(ContractError, match="model contract 2"):
+        Classifier.load(_rewrite_onnx(tmp_path, newer_contract, "v2.onnx"))
+
+
+@needs_data
+@pytest.mark.parametrize("kind", KINDS)
+def test_photos_of_every_mode_read_like_the_dataset_image(images, tmp_path, kind):
+    classifier = Classifier.load("onnx")
+    pixels = np.stack([load_image(write_photo(images[i], kind, tmp_path, str(i), seed=i)) for i in range(24)])
+    assert pixels.shape == (24, 28, 28) and pixels.dtype == np.uint8
+    difference = np.abs(pixels.astype(int) - images[:24]).mean(axis=(1, 2))
+    assert np.median(difference) < 25  # bright garment on black, in the same place and size
+    agreement = (classifier.predict(pixels) == classifier.predict(images[:24])).mean()
+    assert agreement >= 0.9, f"{kind}: {agreement:.0%} of photos read as their dataset image"
+
+
+@needs_data
+def test_arrays_and_idx_files_are_read_as_they_are(images, tmp_path):
+    import gzip
+
+    np.save(tmp_path / "a.npy", images[:5])
+    np.save(tmp_path / "b.npy", images[:3, ..., None])
+    header = (0x0803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (4, 28, 28))
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + images[:4].tobytes()))
+    np.testing.assert_array_equal(inputs.read(tmp_path / "a.npy")[..., 0], images[:5])
+    np.testing.assert_array_equal(inputs.read(tmp_path / "b.npy")[..., 0], images[:3])
+    np.testing.assert_array_equal(inputs.read(tmp_path / "t10k-images-idx3-ubyte.gz")[..., 0], images[:4])
+    assert [p.name for p in inputs.walk([tmp_path])] == ["a.npy", "b.npy", "t10k-images-idx3-ubyte.gz"]
+
+
+def _bad_files(folder, good_png):
+    """name -> (path, the words its error must contain)."""
+    folder.mkdir()
+    png = good_png.read_bytes()
+    (folder / "text.png").write_text("not an image")
+    (folder / "truncated.png").write_bytes(png[: len(png) // 2])
+    (folder / "empty.jpg").write_bytes(b"")
+    decompression_bomb(folder / "bomb.png")
+    (folder / "folder.png").mkdir()
+    (folder / "broken.png").symlink_to(folder / "gone.png")
+    np.save(folder / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(folder / "shape.npy", np.zeros((2, 32, 32), np.uint8))
+    np.save(folder / "float.npy", np.zeros((2, 28, 28), np.float32))
+    (folder / "fake.npy").write_text("hello")
+    (folder / "cut-images-idx3-ubyte").write_bytes((0x0803).to_bytes(4, "big") + b"\0\0\0\x05" + b"\0\0\0\x1c" * 2 + b"\0" * 99)
+    return {
+        "text.png": "not an image", "truncated.png": "cannot decode", "empty.jpg": "empty file",
+        "bomb.png": "decompression bomb", "folder.png": "folder with no images",
+        "broken.png": "broken symbolic link", "pickled.npy": "never unpickled",
+        "shape.npy": "[2, 32, 32]", "float.npy": "float32", "fake.npy": "not a .npy file",
+        "cut-images-idx3-ubyte": "truncated",
+    }
+
+
+def test_every_bad_file_gets_an_error_naming_it(tmp_path):
+    good = tmp_path / "good.png"
+    from PIL import Image
+
+    Image.new("L", (50, 80), 255).save(good)
+    expected = _bad_files(tmp_path / "bad", good)
+    for name, words in expected.items():
+        with pytest.raises(InputError) as caught:
+            inputs.read(tmp_path / "bad" / name)
+        message = str(caught.value)
+        assert message.startswith(str(tmp_path / "bad" / name)) and words in message, message
+        assert "\n" not in message
+    assert inputs.read(good).shape == (1, 28, 28, 1)
+
+
+def test_huge_photo_below_the_bomb_limit_is_read(tmp_path):
+    from PIL import Image
+
+    image = Image.new("L", (6000, 4000), 250)
+    image.paste(0, (2000, 1000, 4000, 2000))  # a dark 2:1 garment
+    image.save(tmp_path / "big.png")
+    pixels = load_image(tmp_path / "big.png")
+    assert pixels.shape == (28, 28) and pixels.max() == 255
+    assert (pixels[8:20, 1:-1] >= 250).all() and (pixels[:6] == 0).all() and (pixels[22:] == 0).all()  # 28×14, centred
+
+
+def test_manifest_entry_is_found_beside_a_copied_model(tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(DEFAULT_MODEL_DIR, copy)
+    assert Classifier.load(copy / "model.onnx").manifest["precision"] == "float32"
