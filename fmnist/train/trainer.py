@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from rich.console import Console
 
-from fmnist import data, plots
+from fmnist import data, machine, plots
 from fmnist.errors import FmnistError
 from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
@@ -127,20 +125,8 @@ def test_metrics(y: np.ndarray, logits: np.ndarray) -> dict:
 
 
 def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return {
-        "cpu": cpu, "cores": os.cpu_count(), "gpus": gpus, "os": platform.platform(),
-        "python": platform.python_version(), "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-    }
+    return {**machine.describe(), "gpus": gpus}
 
 
 def train(

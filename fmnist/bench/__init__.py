@@ -1,0 +1,1 @@
+"""Benchmarks: latency, throughput, cold start, memory and accuracy of exported artifacts."""
