@@ -299,6 +299,72 @@ def print_evaluation(result: dict) -> None:
     out.print(table)
 
 
+def _int_list(value: str, option: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        numbers = ()
+    if not numbers or min(numbers) < 1:
+        raise FmnistError(f"{option} {value!r}: expected positive whole numbers separated by commas, e.g. 1,2")
+    return numbers
+
+
+@app.command()
+def bench(
+    targets: Annotated[Optional[list[Path]], typer.Argument(help="Run or export folders, .onnx/.tflite/.keras files (default: the newest run's export, else the shipped model).", show_default=False)] = None,
+    threads: Annotated[Optional[str], typer.Option(help="Thread counts to measure, e.g. 1,2 [default: 1,2; --quick: 1].", show_default=False)] = None,
+    batch: Annotated[Optional[str], typer.Option(help="Batch sizes for throughput [default: 1,32,256; --quick: 1,32].", show_default=False)] = None,
+    iterations: Annotated[Optional[int], typer.Option(min=10, help="Timed batch-1 calls per row [default: 2000; --quick: 200].", show_default=False)] = None,
+    warmup: Annotated[Optional[int], typer.Option(min=0, help="Untimed calls first [default: 50; --quick: 10].", show_default=False)] = None,
+    cold_starts: Annotated[Optional[int], typer.Option(min=0, help="Fresh processes per row for cold start and peak RSS; 0 skips [default: 5; --quick: 1].", show_default=False)] = None,
+    quick: Annotated[bool, typer.Option(help="A fast check of the whole path (seconds per row).")] = False,
+    keras: Annotated[bool, typer.Option("--keras/--no-keras", help="Measure the Keras float model too, when TensorFlow is installed.")] = True,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for bench.md, bench.csv, bench.json and plots.")] = Path("bench"),
+    runs_dir: Annotated[Path, typer.Option(help="Where to look for the newest run.")] = Path("runs"),
+    data_dir: DataDir = None,
+) -> None:
+    """Latency, throughput, accuracy, size, cold start and memory of every format against the float model."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fmnist import data, machine
+    from fmnist.bench import measure, report as bench_report, suite
+
+    with user_errors():
+        settings = suite.Settings(
+            threads=_int_list(threads or ("1" if quick else "1,2"), "--threads"),
+            batches=_int_list(batch or ("1,32" if quick else "1,32,256"), "--batch"),
+            budget=measure.Budget(
+                iterations or (200 if quick else 2000), warmup if warmup is not None else (10 if quick else 50),
+                2.0 if quick else 10.0,
+            ),
+            cold_starts=(1 if quick else 5) if cold_starts is None else cold_starts, keras=keras,
+        )
+        dataset = data.load(data_dir)
+        groups = suite.resolve_targets(targets or [], runs_dir)
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err, transient=True)
+        with progress:
+            result = suite.run(groups, dataset.x_test[..., None], dataset.y_test, settings, progress)
+    result = {
+        "command": shlex.join(["fmnist", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine.describe(),
+        "settings": {"threads": list(settings.threads), "batches": [str(b) for b in settings.batches],
+                     "iterations": settings.budget.iterations, "warmup": settings.budget.warmup,
+                     "seconds_per_measurement": settings.budget.seconds, "cold_starts": settings.cold_starts,
+                     "quick": quick},
+        **result,
+    }
+    written = bench_report.write(result, out_dir)
+    for table in bench_report.rich_tables(result):
+        out.print(table)
+    for note in result["notes"]:
+        err.print(f"note: {note}", highlight=False)
+    err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
 class Stages:
     """A line per stage, with a spinner while it runs and its duration once done."""
 

@@ -77,3 +77,31 @@ def prediction_grid(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, p
         ax.tick_params(labelsize=6)
     fig.tight_layout()
     _save(fig, path)
+
+
+def bench(rows: list[dict], batches: list[str], out_dir: Path) -> list[Path]:
+    """Three benchmark plots: latency per format and batch; accuracy against latency and size."""
+    labels = [f"{r['artifact']} ×{r['threads'] or 'auto'}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(rows) + 3), 4.5))
+    width = 0.8 / len(batches)
+    for i, batch in enumerate(batches):
+        per_image = [1e6 / r["throughput"][batch] for r in rows]
+        ax.bar(np.arange(len(rows)) + i * width, per_image, width, label=f"batch {batch}")
+    ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2, labels, rotation=40, ha="right", fontsize=8)
+    ax.set(yscale="log", ylabel="µs per image (median call / batch)", title="latency per format and batch size")
+    ax.legend()
+    paths = [out_dir / "latency.png"]
+    _save(fig, paths[0])
+    for key, xlabel, name in (
+        (lambda r: r["latency_us"]["p50"], "batch-1 latency p50 (µs, log)", "accuracy_vs_latency.png"),
+        (lambda r: r["bytes"] / 1024, "file size (KiB, log)", "accuracy_vs_size.png"),
+    ):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for row, label in zip(rows, labels):
+            ax.scatter(key(row), 100 * row["accuracy"])
+            ax.annotate(label, (key(row), 100 * row["accuracy"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy (%)")
+        ax.grid(alpha=0.3)
+        paths.append(out_dir / name)
+        _save(fig, paths[-1])
+    return paths

@@ -46,6 +46,17 @@ def tiny_run(real_data, tmp_path_factory):
     return run_dir, metrics
 
 
+@pytest.fixture(scope="session")
+def exported(tiny_run, tmp_path_factory):
+    """All four formats of the tiny model, exported once for the session."""
+    from fmnist.export.exporter import FORMATS, export
+
+    run_dir, _ = tiny_run
+    out = run_dir / "export"
+    manifest = export(run_dir / "model.keras", list(FORMATS), out, calibration_size=200)
+    return out, manifest
+
+
 def run_fmnist(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the `fmnist` command in a fresh interpreter."""
     return subprocess.run(

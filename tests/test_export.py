@@ -13,17 +13,6 @@ from conftest import run_fmnist
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def exported(tiny_run, tmp_path_factory):
-    """All four formats of the tiny model, exported once for the session."""
-    from fmnist.export.exporter import FORMATS, export
-
-    run_dir, _ = tiny_run
-    out = tmp_path_factory.mktemp("export")
-    manifest = export(run_dir / "model.keras", list(FORMATS), out, calibration_size=200)
-    return out, manifest
-
-
 def test_every_format_is_published_with_a_matching_manifest(exported):
     from fmnist.export.contract import sha256_file
 

@@ -1,0 +1,110 @@
+"""The benchmark report: a terminal table, and bench.md / bench.csv / bench.json / plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from fmnist.files import atomic_path, write_json
+
+COLUMNS = ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "p50 µs", "p90 µs",
+           "p99 µs", "min–max µs"]
+
+
+def _pct(value, signed=False) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:+.2f} pp" if signed else f"{value:.2%}"
+
+
+def cells(row: dict, batches: list[str]) -> list[str]:
+    """One row of the table as text, in COLUMNS order, then images/s per batch, cold start, RSS, GMAC/s."""
+    lat = row["latency_us"]
+    return [
+        row["artifact"], str(row["threads"] or "auto"), f"{row['bytes'] / 1024:,.0f} KiB",
+        _pct(row["accuracy"]), _pct(row["delta_accuracy"], signed=True), _pct(row["agreement"]),
+        f"{lat['p50']:,.1f}", f"{lat['p90']:,.1f}", f"{lat['p99']:,.1f}", f"{lat['min']:,.0f}–{lat['max']:,.0f}",
+        *(f"{row['throughput'][b]:,.0f}" for b in batches),
+        "–" if row["cold_start_ms"] is None else f"{row['cold_start_ms']:,.0f}",
+        "–" if row["peak_rss_mb"] is None else f"{row['peak_rss_mb']:,.0f}",
+        "–" if row["gmacs"] is None else f"{row['gmacs']:,.1f}",
+    ]
+
+
+def headers(batches: list[str]) -> list[str]:
+    return [*COLUMNS, *(f"img/s @{b}" for b in batches), "cold ms", "RSS MB", "GMAC/s"]
+
+
+def rich_tables(report: dict) -> list:
+    """Two terminal tables, so each fits a normal terminal: quality and cost, then speed."""
+    from rich.table import Table
+
+    batches = report["settings"]["batches"]
+    names = headers(batches)
+    parts = [
+        ("accuracy against the float model, size, cold start of a fresh process",
+         ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"]),
+        ("speed: batch-1 latency per call; throughput in images/s per batch size",
+         ["artifact", "threads", "p50 µs", "p90 µs", "p99 µs", "min–max µs",
+          *(f"img/s @{b}" for b in batches), "GMAC/s"]),
+    ]
+    tables = []
+    for title, columns in parts:
+        table = Table(title=title, title_justify="left")
+        for i, name in enumerate(columns):
+            table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+        for row in report["rows"]:
+            values = dict(zip(names, cells(row, batches)))
+            table.add_row(*(values[c] for c in columns))
+        tables.append(table)
+    return tables
+
+
+def markdown(report: dict) -> str:
+    batches, machine = report["settings"]["batches"], report["machine"]
+    lines = [
+        "# fmnist bench", "",
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['os']}, Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["packages"].items()), "",
+        f"Command: `{report['command']}`  ", f"Date: {report['date']}", "",
+        "| " + " | ".join(headers(batches)) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers(batches)))) + "|",
+    ]
+    lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in report["rows"]]
+    lines += ["", "Δ acc and agreement are against each model's float reference "
+              "(the Keras model when measured, else its float artifact). Method: benchmarks/README.md."]
+    lines += [f"- {note}" for note in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def flat_csv(report: dict) -> str:
+    batches = report["settings"]["batches"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    keys = ["artifact", "file", "format", "precision", "threads", "bytes", "accuracy", "delta_accuracy",
+            "agreement", "cold_start_ms", "peak_rss_mb", "macs", "gmacs"]
+    writer.writerow(keys + [f"latency_us_{k}" for k in ("p50", "p90", "p99", "min", "max")]
+                    + [f"images_per_s_batch_{b}" for b in batches])
+    for row in report["rows"]:
+        writer.writerow([row[k] for k in keys] + [row["latency_us"][k] for k in ("p50", "p90", "p99", "min", "max")]
+                        + [row["throughput"][b] for b in batches])
+    return buffer.getvalue()
+
+
+def write(report: dict, out_dir: Path) -> list[Path]:
+    """Write every output; plots only where matplotlib is installed (a note says otherwise)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("bench.md", markdown(report)), ("bench.csv", flat_csv(report))):
+        with atomic_path(out_dir / name) as tmp:
+            tmp.write_text(text)
+        written.append(out_dir / name)
+    try:
+        from fmnist import plots
+    except ImportError:
+        report["notes"].append("plots skipped: matplotlib is not installed (pip install 'fmnist[plot]')")
+    else:
+        written += plots.bench(report["rows"], report["settings"]["batches"], out_dir)
+    write_json(out_dir / "bench.json", report)
+    return [*written, out_dir / "bench.json"]

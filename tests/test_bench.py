@@ -1,0 +1,84 @@
+"""`fmnist bench --quick` end to end on real artifacts: every output, sane values, no TensorFlow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_fmnist
+
+OUTPUTS = ["accuracy_vs_latency.png", "accuracy_vs_size.png", "bench.csv", "bench.json", "bench.md", "latency.png"]
+ROW_KEYS = {"artifact", "format", "precision", "threads", "bytes", "accuracy", "agreement", "latency_us",
+            "throughput", "cold_start_ms", "peak_rss_mb"}
+
+
+def _check_rows(rows: list[dict], batches: list[str]) -> None:
+    for row in rows:
+        assert ROW_KEYS <= set(row), row["artifact"]
+        lat = row["latency_us"]
+        assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], row["artifact"]
+        assert 0 <= row["accuracy"] <= 1 and 0 <= row["agreement"] <= 1
+        assert list(row["throughput"]) == batches and all(v > 0 for v in row["throughput"].values())
+        assert row["bytes"] > 0
+
+
+@pytest.mark.slow
+def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
+    run_dir, metrics = tiny_run
+    result = run_fmnist("bench", str(run_dir), "--quick", "--out", str(tmp_path), env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == OUTPUTS
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert {"cpu", "cores", "os", "python", "packages"} <= set(report["machine"])
+    assert {"onnxruntime", "ai-edge-litert", "numpy"} <= set(report["machine"]["packages"])
+    rows = {row["artifact"]: row for row in report["rows"]}
+    assert list(rows) == [f"tiny/{f}" for f in ("keras-predict", "keras-call", "onnx", "onnx-int8", "tflite", "tflite-int8")]
+    _check_rows(report["rows"], ["1", "32"])
+    keras, tflite_int8 = rows["tiny/keras-predict"], rows["tiny/tflite-int8"]
+    assert keras["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
+    assert rows["tiny/onnx"]["agreement"] >= 0.999 and rows["tiny/onnx"]["reference"] == "keras-predict"
+    assert tflite_int8["bytes"] < rows["tiny/tflite"]["bytes"] / 3
+    assert tflite_int8["latency_us"]["p50"] * 100 < keras["latency_us"]["p50"]  # the seeds' way is slow
+    assert all(row["cold_start_ms"] > 0 and row["peak_rss_mb"] > 10 for row in report["rows"])
+    assert keras["peak_rss_mb"] > 2 * tflite_int8["peak_rss_mb"]  # TensorFlow's weight
+    assert tflite_int8["gmacs"] == pytest.approx(metrics["macs"] * max(tflite_int8["throughput"].values()) / 1e9, rel=0.01)
+    table = list(csv.DictReader((tmp_path / "bench.csv").open()))
+    assert [r["artifact"] for r in table] == list(rows)
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "| tiny/tflite-int8 | 1 |" in markdown and report["machine"]["cpu"] in markdown
+    assert "tiny/tflite-int8" in result.stdout and "img/s @32" in result.stdout
+
+
+def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
+    """With no runs/ here it measures the shipped model, in-process, TensorFlow-free."""
+    code = (
+        "import sys\nfrom fmnist.cli import app\n"
+        "try:\n    app(['bench', '--quick', '--iterations', '20', '--cold-starts', '1', '--threads', '1,2', '--batch', '1,8', '--out', 'out'])\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "[]"
+    report = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert [(r["artifact"], r["threads"]) for r in report["rows"]] == [
+        (f"default/{f}", t) for f in ("onnx", "onnx-int8", "tflite-int8") for t in (1, 2)
+    ]
+    _check_rows(report["rows"], ["1", "8"])
+    assert all(r["reference"] == "onnx" for r in report["rows"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threads", "0"], "--threads '0': expected positive whole numbers"),
+    (["--batch", "a,b"], "--batch 'a,b': expected positive whole numbers"),
+    (["nowhere"], "nowhere: no such file or folder"),
+])
+def test_bad_bench_arguments_are_one_line(tmp_path, args, message):
+    result = run_fmnist("bench", *args, "--out", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
