@@ -35,7 +35,8 @@ def write_photo(pixels: np.ndarray, kind: str, folder: Path, stem: str, seed: in
     elif kind == "rgba-transparent.png":  # garment opaque, background fully transparent
         big = Image.fromarray(pixels).resize((280, 280), Image.Resampling.BICUBIC)
         rgba = Image.new("RGBA", big.size, (0, 0, 0, 0))
-        rgba.paste(Image.merge("RGB", [Image.fromarray(255 - np.asarray(big))] * 3).convert("RGBA"), mask=big)
+        opaque = big.point(lambda v: 255 if v else 0)  # a cut-out: the garment opaque, the rest clear
+        rgba.paste(Image.merge("RGB", [Image.fromarray(255 - np.asarray(big))] * 3).convert("RGBA"), mask=opaque)
         rgba.save(path)
     elif kind == "gray-on-black.png":  # already Fashion-MNIST's convention: no inversion
         Image.fromarray(pixels).resize((250, 250), Image.Resampling.BICUBIC).save(path)

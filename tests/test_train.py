@@ -79,6 +79,7 @@ def test_architectures_and_their_counts():
     assert cnn.count_params() == 225_034  # the seed CNN
     assert models.count_macs(mlp) == 784 * 128 + 128 * 10
     assert models.count_macs(cnn) == 26 * 26 * 32 * 9 + 11 * 11 * 64 * 9 * 32 + 1600 * 128 + 1280
+    assert models.count_macs(edge) == 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 7 * 7 * 64 * 9 * 32 + 3136 * 10
     assert edge.count_params() <= 100_000
 
 

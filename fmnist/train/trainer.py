@@ -48,7 +48,7 @@ class TrainConfig:
 # Per-architecture defaults. The seeds' models keep their layers but get the same careful
 # training (validation split, AdamW with cosine decay; flips and shifts for the CNN).
 DEFAULTS = {
-    "edge": TrainConfig(arch="edge", label_smoothing=0.1),
+    "edge": TrainConfig(arch="edge", epochs=30, label_smoothing=0.1),
     "cnn": TrainConfig(arch="cnn", epochs=20),
     "mlp": TrainConfig(arch="mlp", epochs=30, augment=False, learning_rate=1e-3),
 }
