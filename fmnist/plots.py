@@ -92,16 +92,22 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path) -> list[Path]:
     ax.legend()
     paths = [out_dir / "latency.png"]
     _save(fig, paths[0])
+    markers = {"keras-predict": "X", "keras-call": "P", "onnx": "o", "onnx-int8": "s", "tflite": "^", "tflite-int8": "D"}
+    groups = list(dict.fromkeys(r["artifact"].split("/")[0] for r in rows))
+    fewest = min((r["threads"] for r in rows if r["threads"]), default=0)
+    shown = [r for r in rows if r["threads"] in (0, fewest)]  # one point per artifact
     for key, xlabel, name in (
-        (lambda r: r["latency_us"]["p50"], "batch-1 latency p50 (µs, log)", "accuracy_vs_latency.png"),
+        (lambda r: r["latency_us"]["p50"], f"batch-1 latency p50 (µs, log; {fewest or 'auto'} thread)", "accuracy_vs_latency.png"),
         (lambda r: r["bytes"] / 1024, "file size (KiB, log)", "accuracy_vs_size.png"),
     ):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for row, label in zip(rows, labels):
-            ax.scatter(key(row), 100 * row["accuracy"])
-            ax.annotate(label, (key(row), 100 * row["accuracy"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        for row in shown:
+            group, kind = row["artifact"].split("/", 1)
+            ax.scatter(key(row), 100 * row["accuracy"], color=f"C{groups.index(group) % 10}",
+                       marker=markers.get(kind.split(":")[-1], "o"), s=50, label=f"{group} {kind}")
         ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy (%)")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=max(1, len(groups) // 2), loc="best")
         paths.append(out_dir / name)
         _save(fig, paths[-1])
     return paths
