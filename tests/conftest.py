@@ -52,7 +52,7 @@ def exported(tiny_run, tmp_path_factory):
     from fmnist.export.exporter import FORMATS, export
 
     run_dir, _ = tiny_run
-    out = run_dir / "export"
+    out = tmp_path_factory.mktemp("export")
     manifest = export(run_dir / "model.keras", list(FORMATS), out, calibration_size=200)
     return out, manifest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 
@@ -29,10 +30,14 @@ def _check_rows(rows: list[dict], batches: list[str]) -> None:
 @pytest.mark.slow
 def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
     run_dir, metrics = tiny_run
-    result = run_fmnist("bench", str(run_dir), "--quick", "--out", str(tmp_path), env={"COLUMNS": "200"})
+    run = tmp_path / "tiny"  # a run folder with its export, as `fmnist export` leaves it
+    shutil.copytree(run_dir, run)
+    shutil.copytree(exported[0], run / "export")
+    out = tmp_path / "out"
+    result = run_fmnist("bench", str(run), "--quick", "--out", str(out), env={"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in tmp_path.iterdir()) == OUTPUTS
-    report = json.loads((tmp_path / "bench.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+    report = json.loads((out / "bench.json").read_text())
     assert {"cpu", "cores", "os", "python", "packages"} <= set(report["machine"])
     assert {"onnxruntime", "ai-edge-litert", "numpy"} <= set(report["machine"]["packages"])
     rows = {row["artifact"]: row for row in report["rows"]}
@@ -46,9 +51,9 @@ def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
     assert all(row["cold_start_ms"] > 0 and row["peak_rss_mb"] > 10 for row in report["rows"])
     assert keras["peak_rss_mb"] > 2 * tflite_int8["peak_rss_mb"]  # TensorFlow's weight
     assert tflite_int8["gmacs"] == pytest.approx(metrics["macs"] * max(tflite_int8["throughput"].values()) / 1e9, rel=0.01)
-    table = list(csv.DictReader((tmp_path / "bench.csv").open()))
+    table = list(csv.DictReader((out / "bench.csv").open()))
     assert [r["artifact"] for r in table] == list(rows)
-    markdown = (tmp_path / "bench.md").read_text()
+    markdown = (out / "bench.md").read_text()
     assert "| tiny/tflite-int8 | 1 |" in markdown and report["machine"]["cpu"] in markdown
     assert "tiny/tflite-int8" in result.stdout and "img/s @32" in result.stdout
 
