@@ -359,7 +359,7 @@ def bench(
     }
     written = bench_report.write(result, out_dir)
     for table in bench_report.rich_tables(result):
-        out.print(table)
+        out.print(table, width=None if out.is_terminal else 200)  # a log keeps every column
     for note in result["notes"]:
         err.print(f"note: {note}", highlight=False)
     err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
