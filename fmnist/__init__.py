@@ -14,7 +14,8 @@ CLASS_NAMES = (
     "Bag",
     "Ankle boot",
 )
+CONTRACT_VERSION = 1  # of the model contract every artifact keeps (uint8 pixels in, logits out)
 
 from fmnist.errors import FmnistError  # noqa: E402
 
-__all__ = ["CLASS_NAMES", "FmnistError", "__version__"]
+__all__ = ["CLASS_NAMES", "CONTRACT_VERSION", "FmnistError", "__version__"]

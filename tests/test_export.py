@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_every_format_is_published_with_a_matching_manifest(exported):
-    from fmnist.export.contract import sha256_file
+    from fmnist.files import sha256_file
 
     out, manifest = exported
     assert sorted(p.name for p in out.iterdir()) == [

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from fmnist import CLASS_NAMES
+from fmnist import CLASS_NAMES, CONTRACT_VERSION
 from fmnist.errors import FmnistError
 
-CONTRACT_VERSION = 1
 DEFAULT_OPSET = 13  # per-channel QDQ needs 13; onnxruntime has run opset 13 since 1.6
 INPUT_NAME = "pixels"  # uint8 [N, 28, 28, 1], garment bright on black, 0..255
 OUTPUT_NAME = "logits"  # float32 [N, 10] (int8 TFLite: quantised, dequantised by the runtime)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def metadata(source_sha256: str, precision: str) -> dict:

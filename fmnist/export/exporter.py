@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import CLASS_NAMES, __version__, data
+from fmnist import CLASS_NAMES, CONTRACT_VERSION, __version__, data
 from fmnist.errors import FmnistError
 from fmnist.export import contract
 from fmnist.export.validate import Gates, verify
-from fmnist.files import write_json
+from fmnist.files import sha256_file, write_json
+from fmnist.runtime.classifier import ARTIFACTS
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,11 @@ class Format:
     precision: str
 
 
-FORMATS = {
-    "onnx": Format("model.onnx", "onnx", "float32"),
-    "onnx-int8": Format("model.int8.onnx", "onnx", "int8"),
-    "tflite": Format("model.tflite", "tflite", "float32"),
-    "tflite-int8": Format("model.int8.tflite", "tflite", "int8"),
+FORMATS = {  # in build order: the float ONNX model before its int8 copy
+    "onnx": Format(ARTIFACTS["onnx"], "onnx", "float32"),
+    "onnx-int8": Format(ARTIFACTS["onnx-int8"], "onnx", "int8"),
+    "tflite": Format(ARTIFACTS["tflite"], "tflite", "float32"),
+    "tflite-int8": Format(ARTIFACTS["tflite-int8"], "tflite", "int8"),
 }
 CALIBRATION_SEED = 0
 
@@ -135,7 +136,7 @@ def _previous_entries(out_dir: Path, source_sha256: str) -> dict:
     return {
         name: entry for name, entry in old.get("artifacts", {}).items()
         if (out_dir / entry["file"]).is_file()
-        and contract.sha256_file(out_dir / entry["file"]) == entry["sha256"]
+        and sha256_file(out_dir / entry["file"]) == entry["sha256"]
     }
 
 
@@ -158,7 +159,7 @@ def export(
     formats = check_options(formats, calibration_method)
     dataset = data.load(data_dir)
     model = load_keras(model_path)
-    source_sha256 = contract.sha256_file(model_path)
+    source_sha256 = sha256_file(model_path)
     opset = opset or contract.DEFAULT_OPSET
     step = progress or (lambda description: None)
 
@@ -200,7 +201,7 @@ def export(
             verified = verify(target, fmt.precision, reference, pixels, dataset.y_test, gates)
             entries[name] = {
                 "file": fmt.file, "format": fmt.runtime, "precision": fmt.precision,
-                "bytes": target.stat().st_size, "sha256": contract.sha256_file(target),
+                "bytes": target.stat().st_size, "sha256": sha256_file(target),
                 "export_seconds": round(seconds, 2), "verified": verified,
                 **({"opset": opset} if fmt.runtime == "onnx" else {}),
                 **({"calibration": {"images": len(calibration), "method": calibration_method
@@ -209,7 +210,7 @@ def export(
             }
         artifacts = {**_previous_entries(out_dir, source_sha256), **entries}
         manifest = {
-            "contract": contract.CONTRACT_VERSION,
+            "contract": CONTRACT_VERSION,
             "class_names": list(CLASS_NAMES),
             "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", 28, 28, 1]},
             "output": {"name": contract.OUTPUT_NAME, "dtype": "float32", "shape": ["N", 10]},

@@ -7,18 +7,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
+from fmnist import CONTRACT_VERSION
 from fmnist.errors import FmnistError
+from fmnist.files import sha256_file
 from fmnist.runtime.backends import ContractError, open_backend
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
-CONTRACT_VERSION = 1
 CHUNK = 1024  # images per backend call: bounds the memory of a large input
 
 # Artifact files by format name, in the order a folder's artifact is chosen when none is named.
@@ -72,7 +72,7 @@ def manifest_entry(path: Path) -> dict:
         entries = manifest["artifacts"].values()
     except (OSError, ValueError, KeyError, AttributeError):
         return {}
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_file(path)
     for entry in entries:
         if isinstance(entry, dict) and entry.get("file") == path.name and entry.get("sha256") == digest:
             return {"class_names": manifest.get("class_names"), "source": manifest.get("source", {}), **entry}
