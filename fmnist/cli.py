@@ -324,22 +324,23 @@ def bench(
     data_dir: DataDir = None,
 ) -> None:
     """Latency, throughput, accuracy, size, cold start and memory of every format against the float model."""
+    import dataclasses
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fmnist import data, machine
-    from fmnist.bench import measure, report as bench_report, suite
+    from fmnist.bench import report as bench_report, suite
 
     with user_errors():
-        settings = suite.Settings(
-            threads=_int_list(threads or ("1" if quick else "1,2"), "--threads"),
-            batches=_int_list(batch or ("1,32" if quick else "1,32,256"), "--batch"),
-            budget=measure.Budget(
-                iterations or (200 if quick else 2000), warmup if warmup is not None else (10 if quick else 50),
-                2.0 if quick else 10.0,
-            ),
-            cold_starts=(1 if quick else 5) if cold_starts is None else cold_starts, keras=keras,
+        base = suite.QUICK if quick else suite.Settings()
+        given = {"iterations": iterations, "warmup": warmup}
+        settings = dataclasses.replace(
+            base,
+            threads=_int_list(threads, "--threads") if threads else base.threads,
+            batches=_int_list(batch, "--batch") if batch else base.batches,
+            budget=dataclasses.replace(base.budget, **{k: v for k, v in given.items() if v is not None}),
+            cold_starts=base.cold_starts if cold_starts is None else cold_starts, keras=keras,
         )
         dataset = data.load(data_dir)
         groups = suite.resolve_targets(targets or [], runs_dir)

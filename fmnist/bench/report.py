@@ -95,16 +95,16 @@ def flat_csv(report: dict) -> str:
 def write(report: dict, out_dir: Path) -> list[Path]:
     """Write every output; plots only where matplotlib is installed (a note says otherwise)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (("bench.md", markdown(report)), ("bench.csv", flat_csv(report))):
-        with atomic_path(out_dir / name) as tmp:
-            tmp.write_text(text)
-        written.append(out_dir / name)
     try:
         from fmnist import plots
     except ImportError:
         report["notes"].append("plots skipped: matplotlib is not installed (pip install 'fmnist[plot]')")
+        written = []
     else:
-        written += plots.bench(report["rows"], report["settings"]["batches"], out_dir)
+        written = plots.bench(report["rows"], report["settings"]["batches"], out_dir)
+    for name, text in (("bench.md", markdown(report)), ("bench.csv", flat_csv(report))):
+        with atomic_path(out_dir / name) as tmp:
+            tmp.write_text(text)
+        written.append(out_dir / name)
     write_json(out_dir / "bench.json", report)
     return [*written, out_dir / "bench.json"]

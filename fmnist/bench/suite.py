@@ -104,6 +104,9 @@ class Settings:
     keras: bool = True
 
 
+QUICK = Settings(threads=(1,), batches=(1, 32), budget=measure.Budget(200, 10, 2.0), cold_starts=1)
+
+
 def _peak_mb(run) -> float:
     reported = run.stdout.rsplit("peak_kb", 1)[-1].strip()
     return int(reported) / 1024 if reported.isdigit() else run.peak_rss_mb
