@@ -177,22 +177,28 @@ def verify_part(path: Path, part: Part, data: bytes | None = None) -> bytes:
     return data
 
 
+def _load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    arrays, paths = {}, {}
+    for kind in ("images", "labels"):
+        part = PARTS[f"{split}_{kind}"]
+        paths[kind] = path = _part_path(folder, part)
+        data = _read_bytes(path)
+        arrays[kind] = parse_idx(data, str(path), kind)  # structure errors first
+        verify_part(path, part, data)
+    _check_pair(arrays["images"], arrays["labels"], paths["images"], paths["labels"])
+    return arrays["images"], arrays["labels"]
+
+
 def load(data_dir: str | Path | None = None) -> Dataset:
     """Find, verify and parse the four files."""
     folder = find(data_dir)
-    arrays, paths = {}, {}
-    for key, part in PARTS.items():
-        paths[key] = path = _part_path(folder, part)
-        data = _read_bytes(path)
-        arrays[key] = parse_idx(data, str(path), key.split("_")[1])  # structure errors first
-        verify_part(path, part, data)
-    for split in ("train", "test"):
-        _check_pair(arrays[f"{split}_images"], arrays[f"{split}_labels"],
-                    paths[f"{split}_images"], paths[f"{split}_labels"])
-    return Dataset(
-        x_train=arrays["train_images"], y_train=arrays["train_labels"],
-        x_test=arrays["test_images"], y_test=arrays["test_labels"], source=folder,
-    )
+    (x_train, y_train), (x_test, y_test) = (_load_split(folder, split) for split in ("train", "test"))
+    return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, source=folder)
+
+
+def load_test(data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Only the verified 10,000 test images and labels: all that evaluation needs."""
+    return _load_split(find(data_dir), "test")
 
 
 def download(dest: str | Path | None = None, mirror: str | None = None, progress=None) -> Path:

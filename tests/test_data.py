@@ -138,6 +138,19 @@ def test_real_dataset(real_data):
         data.verify_part(data._part_path(real_data.source, part), part)
 
 
+@needs_data
+def test_load_test_reads_only_the_test_files(real_data, tmp_path, images, labels):
+    """Evaluation needs the test split alone: a corrupt training file does not stop it."""
+    folder = fake_dataset(tmp_path / "mixed", images, labels)  # training files fail their checksums
+    for key in ("test_images", "test_labels"):
+        (folder / (data.PARTS[key].stem + ".gz")).unlink()
+        shutil.copy(data._part_path(real_data.source, data.PARTS[key]), folder)
+    x_test, y_test = data.load_test(folder)
+    assert np.array_equal(x_test, real_data.x_test) and np.array_equal(y_test, real_data.y_test)
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: checksum mismatch"):
+        data.load(folder)
+
+
 def test_cli_data_bad_folder_is_one_line(tmp_path, images, labels):
     fake_dataset(tmp_path, images, labels)
     result = run_fmnist("data", "--data-dir", str(tmp_path))
