@@ -10,14 +10,25 @@ from pathlib import Path
 PACKAGES = ("numpy", "pillow", "onnxruntime", "ai-edge-litert", "tflite-runtime", "tensorflow", "keras")
 
 
-def cpu_model() -> str:
+# Arm CPU part numbers (/proc/cpuinfo "CPU part") of the boards fmnist targets and their kin.
+ARM_PARTS = {"0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55", "0xd07": "Cortex-A57",
+             "0xd08": "Cortex-A72", "0xd09": "Cortex-A73", "0xd0b": "Cortex-A76", "0xd0c": "Neoverse-N1",
+             "0xd40": "Neoverse-V1", "0xd4f": "Neoverse-V2"}
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """x86: the "model name". Arm: the board ("Raspberry Pi 4 Model B Rev 1.4") and its cores."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        fields = [line.split(":", 1) for line in cpuinfo.read_text().splitlines() if ":" in line]
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        fields = []
+    info = {key.strip(): value.strip() for key, value in reversed(fields)}  # the first occurrence wins
+    if "model name" in info and not info["model name"].startswith("ARMv"):  # 32-bit Arm kernels: "ARMv7 ..."
+        return info["model name"]
+    core = ARM_PARTS.get(info.get("CPU part", "").lower(), "")
+    if "Model" in info:
+        return f"{info['Model']} ({core})" if core else info["Model"]
+    return core or platform.processor() or platform.machine()
 
 
 def describe() -> dict:
