@@ -259,9 +259,9 @@ def evaluate(
         if plot:
             with needs_extra("plot"):
                 from fmnist import plots
-        dataset = data.load(data_dir)
+        x_test, y_test = data.load_test(data_dir)
         classifier = Classifier.load(model, threads)
-        result = run_evaluate(classifier, dataset.x_test[..., None], dataset.y_test)
+        result = run_evaluate(classifier, x_test[..., None], y_test)
     print_evaluation(result)
     if json_path:
         write_json(json_path, result)
@@ -319,6 +319,8 @@ def bench(
     cold_starts: Annotated[Optional[int], typer.Option(min=0, help="Fresh processes per row for cold start and peak RSS; 0 skips [default: 5; --quick: 1].", show_default=False)] = None,
     quick: Annotated[bool, typer.Option(help="A fast check of the whole path (seconds per row).")] = False,
     keras: Annotated[bool, typer.Option("--keras/--no-keras", help="Measure the Keras float model too, when TensorFlow is installed.")] = True,
+    images: Annotated[Optional[int], typer.Option(min=100, max=10000, help="Score accuracy on the first N test images [default: all 10,000].", show_default=False)] = None,
+    emulated: Annotated[Optional[str], typer.Option(help="Running under an emulator, e.g. 'qemu-aarch64 cortex-a72': every timing is marked as emulated.", show_default=False)] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for bench.md, bench.csv, bench.json and plots.")] = Path("bench"),
     runs_dir: Annotated[Path, typer.Option(help="Where to look for the newest run.")] = Path("runs"),
     data_dir: DataDir = None,
@@ -340,29 +342,30 @@ def bench(
             threads=_int_list(threads, "--threads") if threads else base.threads,
             batches=_int_list(batch, "--batch") if batch else base.batches,
             budget=dataclasses.replace(base.budget, **{k: v for k, v in given.items() if v is not None}),
-            cold_starts=base.cold_starts if cold_starts is None else cold_starts, keras=keras,
+            cold_starts=base.cold_starts if cold_starts is None else cold_starts, keras=keras, images=images,
         )
-        dataset = data.load(data_dir)
+        x_test, y_test = data.load_test(data_dir)
         groups = suite.resolve_targets(targets or [], runs_dir)
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=err, transient=True)
         with progress:
-            result = suite.run(groups, dataset.x_test[..., None], dataset.y_test, settings, progress)
+            result = suite.run(groups, x_test[..., None], y_test, settings, progress)
     result = {
         "command": shlex.join(["fmnist", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine.describe(),
+        "machine": {**machine.describe(), "emulated": emulated},
         "settings": {"threads": list(settings.threads), "batches": [str(b) for b in settings.batches],
                      "iterations": settings.budget.iterations, "warmup": settings.budget.warmup,
                      "seconds_per_measurement": settings.budget.seconds, "cold_starts": settings.cold_starts,
-                     "quick": quick},
+                     "quick": quick, "images": len(y_test[:images])},
         **result,
     }
     written = bench_report.write(result, out_dir)
+    console = out if out.is_terminal else Console(soft_wrap=True, width=200)  # a log keeps every column
     for table in bench_report.rich_tables(result):
-        out.print(table, width=None if out.is_terminal else 200)  # a log keeps every column
+        console.print(table)
     for note in result["notes"]:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", markup=False, highlight=False)
     err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import platform
 import shutil
 import subprocess
 import sys
@@ -59,10 +60,12 @@ def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
 
 
 def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
-    """With no runs/ here it measures the shipped model, in-process, TensorFlow-free."""
+    """With no runs/ here it measures the shipped model, in-process, TensorFlow-free; the
+    accuracy on a subset and every timing marked as emulated when asked."""
     code = (
         "import sys\nfrom fmnist.cli import app\n"
-        "try:\n    app(['bench', '--quick', '--iterations', '20', '--cold-starts', '1', '--threads', '1,2', '--batch', '1,8', '--out', 'out'])\n"
+        "try:\n    app(['bench', '--quick', '--iterations', '20', '--cold-starts', '1', '--threads', '1,2', '--batch', '1,8',"
+        " '--images', '300', '--emulated', 'qemu-aarch64 test', '--out', 'out'])\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules))"
     )
@@ -75,6 +78,32 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
     ]
     _check_rows(report["rows"], ["1", "8"])
     assert all(r["reference"] == "onnx" for r in report["rows"])
+    assert report["settings"]["images"] == 300 and all((300 * r["accuracy"]) % 1 < 1e-9 for r in report["rows"])
+    assert report["machine"]["emulated"] == "qemu-aarch64 test"
+    warning = "EMULATED (qemu-aarch64 test): timings and memory are the emulator's"
+    assert warning in result.stdout and "p50 µs (emulated)" in result.stdout and "img/s @8 (emulated)" in result.stdout
+    markdown = (tmp_path / "out" / "bench.md").read_text()
+    assert warning in markdown and "| cold ms (emulated) | RSS MB (emulated) |" in markdown
+    assert "Accuracy on the first 300 of the 10,000 test images." in markdown
+    assert {r["emulated"] for r in csv.DictReader((tmp_path / "out" / "bench.csv").open())} == {"qemu-aarch64 test"}
+
+
+def test_cold_start_refuses_a_child_of_another_architecture(tmp_path, monkeypatch):
+    """Under qemu-user a child process runs the host's binary: a cold start measured there would
+    time the wrong machine, so it is refused."""
+    from fmnist.bench import suite
+    from fmnist.errors import FmnistError
+    from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
+
+    host = tmp_path / "python"
+    host.write_text("#!/bin/sh\necho machine sparc64\necho peak_kb 1000\n")
+    host.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(host))
+    with pytest.raises(FmnistError, match=f"ran as sparc64, not {platform.machine()} .* pass --cold-starts 0"):
+        suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+    host.write_bytes(b"\x7fELF not for this machine")
+    with pytest.raises(FmnistError, match="cannot start .*python"):
+        suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
 
 
 @pytest.mark.parametrize("args, message", [

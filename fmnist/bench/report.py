@@ -10,6 +10,16 @@ from fmnist.files import atomic_path, write_json
 
 COLUMNS = ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "p50 µs", "p90 µs",
            "p99 µs", "min–max µs"]
+MEASURED = ("µs", "img/s", "cold ms", "RSS MB", "GMAC/s")  # columns an emulator makes meaningless
+
+
+def _shown(name: str, emulated: str | None) -> str:
+    return f"{name} (emulated)" if emulated and any(m in name for m in MEASURED) else name
+
+
+def _warning(report: dict) -> str | None:
+    emulated = report["machine"].get("emulated")
+    return emulated and f"EMULATED ({emulated}): timings and memory are the emulator's, not the emulated CPU's"
 
 
 def _pct(value, signed=False) -> str:
@@ -40,10 +50,12 @@ def rich_tables(report: dict) -> list:
     """Two terminal tables, so each fits a normal terminal: quality and cost, then speed."""
     from rich.table import Table
 
-    batches = report["settings"]["batches"]
+    batches, emulated = report["settings"]["batches"], report["machine"].get("emulated")
     names = headers(batches)
+    images = report["settings"].get("images", 10000)
+    scored = "" if images == 10000 else f" (first {images:,} test images)"
     parts = [
-        ("accuracy against the float model, size, cold start of a fresh process",
+        (f"accuracy{scored} against the float model, size, cold start of a fresh process",
          ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"]),
         ("speed: batch-1 latency per call; throughput in images/s per batch size",
          ["artifact", "threads", "p50 µs", "p90 µs", "p99 µs", "min–max µs",
@@ -51,9 +63,9 @@ def rich_tables(report: dict) -> list:
     ]
     tables = []
     for title, columns in parts:
-        table = Table(title=title, title_justify="left")
+        table = Table(title=f"{_warning(report)}\n{title}" if emulated else title, title_justify="left")
         for i, name in enumerate(columns):
-            table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+            table.add_column(_shown(name, emulated), justify="left" if i == 0 else "right", no_wrap=True)
         for row in report["rows"]:
             values = dict(zip(names, cells(row, batches)))
             table.add_row(*(values[c] for c in columns))
@@ -63,16 +75,20 @@ def rich_tables(report: dict) -> list:
 
 def markdown(report: dict) -> str:
     batches, machine = report["settings"]["batches"], report["machine"]
+    shown = [_shown(name, machine.get("emulated")) for name in headers(batches)]
     lines = [
         "# fmnist bench", "",
+        *([f"**{_warning(report)}.**", ""] if machine.get("emulated") else []),
         f"{machine['cpu']}, {machine['cores']} cores, {machine['os']}, Python {machine['python']}; "
         + ", ".join(f"{k} {v}" for k, v in machine["packages"].items()), "",
         f"Command: `{report['command']}`  ", f"Date: {report['date']}", "",
-        "| " + " | ".join(headers(batches)) + " |",
+        "| " + " | ".join(shown) + " |",
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers(batches)))) + "|",
     ]
     lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in report["rows"]]
-    lines += ["", "Δ acc and agreement are against each model's float reference "
+    images = report["settings"].get("images", 10000)
+    subset = "" if images == 10000 else f"Accuracy on the first {images:,} of the 10,000 test images. "
+    lines += ["", subset + "Δ acc and agreement are against each model's float reference "
               "(the Keras model when measured, else its float artifact). Method: benchmarks/README.md."]
     lines += [f"- {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"
@@ -85,10 +101,10 @@ def flat_csv(report: dict) -> str:
     keys = ["artifact", "file", "format", "precision", "threads", "bytes", "accuracy", "delta_accuracy",
             "agreement", "cold_start_ms", "peak_rss_mb", "macs", "gmacs"]
     writer.writerow(keys + [f"latency_us_{k}" for k in ("p50", "p90", "p99", "min", "max")]
-                    + [f"images_per_s_batch_{b}" for b in batches])
+                    + [f"images_per_s_batch_{b}" for b in batches] + ["emulated"])
     for row in report["rows"]:
         writer.writerow([row[k] for k in keys] + [row["latency_us"][k] for k in ("p50", "p90", "p99", "min", "max")]
-                        + [row["throughput"][b] for b in batches])
+                        + [row["throughput"][b] for b in batches] + [report["machine"].get("emulated") or ""])
     return buffer.getvalue()
 
 
@@ -101,7 +117,7 @@ def write(report: dict, out_dir: Path) -> list[Path]:
         report["notes"].append("plots skipped: matplotlib is not installed (pip install 'fmnist[plot]')")
         written = []
     else:
-        written = plots.bench(report["rows"], report["settings"]["batches"], out_dir)
+        written = plots.bench(report["rows"], report["settings"]["batches"], out_dir, _warning(report))
     for name, text in (("bench.md", markdown(report)), ("bench.csv", flat_csv(report))):
         with atomic_path(out_dir / name) as tmp:
             tmp.write_text(text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import statistics
 import sys
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ from fmnist.runtime.classifier import ARTIFACTS, DEFAULT_MODEL_DIR, Classifier
 KERAS_ROWS = ("keras-predict", "keras-call")  # model.predict on one image, as the seeds do; a direct call
 ORDER = ["keras-predict", "keras-call", "onnx", "onnx-int8", "tflite", "tflite-int8"]
 
-# A fresh process: import, load, first inference on one image; then its own peak RSS
-# (VmHWM: a forked child's rusage would also count the parent's pages from before exec).
-_PEAK = ("\nimport pathlib\nstatus = pathlib.Path('/proc/self/status')\n"
+# A fresh process: import, load, first inference on one image; then its architecture (an
+# emulator's child may run the host's binary) and its own peak RSS (VmHWM: a forked child's
+# rusage would also count the parent's pages from before exec).
+_PEAK = ("\nimport pathlib, platform\nstatus = pathlib.Path('/proc/self/status')\nprint('machine', platform.machine())\n"
          "print('peak_kb', status.read_text().split('VmHWM:')[1].split()[0] if status.exists() else '')")
 COLD_START = {
     "runtime": "import sys, numpy as np\nfrom fmnist.runtime import Classifier\n"
@@ -102,6 +104,7 @@ class Settings:
     budget: measure.Budget = measure.Budget()
     cold_starts: int = 5
     keras: bool = True
+    images: int | None = None  # accuracy on the first N test images; None: all
 
 
 QUICK = Settings(threads=(1,), batches=(1, 32), budget=measure.Budget(200, 10, 2.0), cold_starts=1)
@@ -115,9 +118,18 @@ def _peak_mb(run) -> float:
 def _cold_start(kind: str, path: Path, threads: int, runs: int) -> tuple[float | None, float | None]:
     """Median wall ms and peak RSS MB of `runs` fresh processes; None when skipped or failed."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    results = [run_fresh([sys.executable, "-c", COLD_START[kind], str(path), str(threads)], env) for _ in range(runs)]
+    try:
+        results = [run_fresh([sys.executable, "-c", COLD_START[kind], str(path), str(threads)], env)
+                   for _ in range(runs)]
+    except OSError as exc:
+        raise FmnistError(f"cold start: cannot start {sys.executable} ({exc.strerror or exc}); "
+                          "under an emulator, pass --cold-starts 0") from None
     if not results or any(r.returncode for r in results):
         return None, None
+    started = {line.split()[-1] for r in results for line in r.stdout.splitlines() if line.startswith("machine ")}
+    if started != {platform.machine()}:
+        raise FmnistError(f"cold start: {sys.executable} ran as {', '.join(sorted(started))}, not "
+                          f"{platform.machine()} (an emulator's child runs the host's binary); pass --cold-starts 0")
     return (round(statistics.median(1000 * r.seconds for r in results), 1),
             round(statistics.median(_peak_mb(r) for r in results), 1))
 
@@ -162,11 +174,12 @@ def run(groups: list[Group], pixels: np.ndarray, labels: np.ndarray, settings: S
             progress.update(task, description=description, advance=1)
 
     rows, predictions, references = [], {}, {}
+    scored, labels = pixels[:settings.images], labels[:settings.images]
     for group, name, path, fn, threads, precision in plan:
         label = f"{group.name}/{name} ({threads or 'auto'} threads)"
         step(f"{label}: accuracy")
         if path not in predictions:
-            predictions[path] = np.concatenate([fn(pixels[i:i + 1000]) for i in range(0, len(pixels), 1000)]).argmax(1)
+            predictions[path] = np.concatenate([fn(scored[i:i + 1000]) for i in range(0, len(scored), 1000)]).argmax(1)
         predicted = predictions[path]
         if group.name not in references and precision == "float32":
             references[group.name] = (name, predicted)
