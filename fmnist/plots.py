@@ -90,8 +90,7 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
         ax.bar(np.arange(len(rows)) + i * width, per_image, width, label=f"batch {batch}")
     ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2, labels, rotation=40, ha="right", fontsize=8)
     ax.set(yscale="log", ylabel="µs per image (median call / batch)", title="latency per format and batch size")
-    if warning:
-        fig.suptitle(warning, color="C3", fontsize=9)
+    fig.suptitle(warning or "", color="C3", fontsize=9)
     ax.legend()
     paths = [out_dir / "latency.png"]
     _save(fig, paths[0])
@@ -109,8 +108,7 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
             ax.scatter(key(row), 100 * row["accuracy"], color=f"C{groups.index(group) % 10}",
                        marker=markers.get(kind.split(":")[-1], "o"), s=50, label=f"{group} {kind}")
         ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy (%)")
-        if warning:
-            fig.suptitle(warning, color="C3", fontsize=9)
+        fig.suptitle(warning or "", color="C3", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=max(1, len(groups) // 2), loc="best")
         paths.append(out_dir / name)

@@ -78,7 +78,7 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
     ]
     _check_rows(report["rows"], ["1", "8"])
     assert all(r["reference"] == "onnx" for r in report["rows"])
-    assert report["settings"]["images"] == 300 and all((300 * r["accuracy"]) % 1 < 1e-9 for r in report["rows"])
+    assert report["settings"]["images"] == 300 and all(abs(300 * r["accuracy"] - round(300 * r["accuracy"])) < 1e-9 for r in report["rows"])
     assert report["machine"]["emulated"] == "qemu-aarch64 test"
     warning = "EMULATED (qemu-aarch64 test): timings and memory are the emulator's"
     assert warning in result.stdout and "p50 µs (emulated)" in result.stdout and "img/s @8 (emulated)" in result.stdout
@@ -90,7 +90,7 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
 
 def test_cold_start_refuses_a_child_of_another_architecture(tmp_path, monkeypatch):
     """Under qemu-user a child process runs the host's binary: a cold start measured there would
-    time the wrong machine, so it is refused."""
+    time the wrong machine, so it is refused; so is a child that fails or cannot start."""
     from fmnist.bench import suite
     from fmnist.errors import FmnistError
     from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
@@ -100,6 +100,9 @@ def test_cold_start_refuses_a_child_of_another_architecture(tmp_path, monkeypatc
     host.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(host))
     with pytest.raises(FmnistError, match=f"ran as sparc64, not {platform.machine()} .* pass --cold-starts 0"):
+        suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+    host.write_text("#!/bin/sh\necho 'ImportError: no runtime' >&2\nexit 1\n")
+    with pytest.raises(FmnistError, match=r"cold start of model.int8.tflite failed \(1\): ImportError: no runtime"):
         suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
     host.write_bytes(b"\x7fELF not for this machine")
     with pytest.raises(FmnistError, match="cannot start .*python"):

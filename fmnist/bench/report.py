@@ -17,6 +17,11 @@ def _shown(name: str, emulated: str | None) -> str:
     return f"{name} (emulated)" if emulated and any(m in name for m in MEASURED) else name
 
 
+def _subset(report: dict) -> str | None:
+    images = report["settings"].get("images", 10000)
+    return None if images == 10000 else f"the first {images:,} of the 10,000 test images"
+
+
 def _warning(report: dict) -> str | None:
     emulated = report["machine"].get("emulated")
     return emulated and f"EMULATED ({emulated}): timings and memory are the emulator's, not the emulated CPU's"
@@ -52,8 +57,7 @@ def rich_tables(report: dict) -> list:
 
     batches, emulated = report["settings"]["batches"], report["machine"].get("emulated")
     names = headers(batches)
-    images = report["settings"].get("images", 10000)
-    scored = "" if images == 10000 else f" (first {images:,} test images)"
+    scored = f" (on {_subset(report)})" if _subset(report) else ""
     parts = [
         (f"accuracy{scored} against the float model, size, cold start of a fresh process",
          ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"]),
@@ -86,8 +90,7 @@ def markdown(report: dict) -> str:
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers(batches)))) + "|",
     ]
     lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in report["rows"]]
-    images = report["settings"].get("images", 10000)
-    subset = "" if images == 10000 else f"Accuracy on the first {images:,} of the 10,000 test images. "
+    subset = f"Accuracy on {_subset(report)}. " if _subset(report) else ""
     lines += ["", subset + "Δ acc and agreement are against each model's float reference "
               "(the Keras model when measured, else its float artifact). Method: benchmarks/README.md."]
     lines += [f"- {note}" for note in report["notes"]]

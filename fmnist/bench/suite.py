@@ -26,15 +26,15 @@ ORDER = ["keras-predict", "keras-call", "onnx", "onnx-int8", "tflite", "tflite-i
 # A fresh process: import, load, first inference on one image; then its architecture (an
 # emulator's child may run the host's binary) and its own peak RSS (VmHWM: a forked child's
 # rusage would also count the parent's pages from before exec).
-_PEAK = ("\nimport pathlib, platform\nstatus = pathlib.Path('/proc/self/status')\nprint('machine', platform.machine())\n"
-         "print('peak_kb', status.read_text().split('VmHWM:')[1].split()[0] if status.exists() else '')")
+_REPORT = ("\nimport pathlib, platform\nstatus = pathlib.Path('/proc/self/status')\nprint('machine', platform.machine())\n"
+           "print('peak_kb', status.read_text().split('VmHWM:')[1].split()[0] if status.exists() else '')")
 COLD_START = {
     "runtime": "import sys, numpy as np\nfrom fmnist.runtime import Classifier\n"
-               "Classifier(sys.argv[1], int(sys.argv[2]) or None).predict(np.zeros((1, 28, 28), np.uint8))" + _PEAK,
+               "Classifier(sys.argv[1], int(sys.argv[2]) or None).predict(np.zeros((1, 28, 28), np.uint8))" + _REPORT,
     "keras-predict": "import sys, numpy as np, keras\nm = keras.models.load_model(sys.argv[1], compile=False)\n"
-                     "m.predict(np.zeros((1, 28, 28, 1), np.uint8), verbose=0)" + _PEAK,
+                     "m.predict(np.zeros((1, 28, 28, 1), np.uint8), verbose=0)" + _REPORT,
     "keras-call": "import sys, numpy as np, keras\nm = keras.models.load_model(sys.argv[1], compile=False)\n"
-                  "m(np.zeros((1, 28, 28, 1), np.uint8), training=False)" + _PEAK,
+                  "m(np.zeros((1, 28, 28, 1), np.uint8), training=False)" + _REPORT,
 }
 
 
@@ -116,7 +116,8 @@ def _peak_mb(run) -> float:
 
 
 def _cold_start(kind: str, path: Path, threads: int, runs: int) -> tuple[float | None, float | None]:
-    """Median wall ms and peak RSS MB of `runs` fresh processes; None when skipped or failed."""
+    """Median wall ms and peak RSS MB of `runs` fresh processes (None when skipped); a child
+    that fails or runs on another architecture is an error."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     try:
         results = [run_fresh([sys.executable, "-c", COLD_START[kind], str(path), str(threads)], env)
@@ -124,8 +125,12 @@ def _cold_start(kind: str, path: Path, threads: int, runs: int) -> tuple[float |
     except OSError as exc:
         raise FmnistError(f"cold start: cannot start {sys.executable} ({exc.strerror or exc}); "
                           "under an emulator, pass --cold-starts 0") from None
-    if not results or any(r.returncode for r in results):
+    if not results:
         return None, None
+    failed = next((r for r in results if r.returncode), None)
+    if failed:
+        raise FmnistError(f"cold start of {path.name} failed ({failed.returncode}): "
+                          f"{(failed.stderr.strip().splitlines() or ['no output'])[-1]}; --cold-starts 0 skips it")
     started = {line.split()[-1] for r in results for line in r.stdout.splitlines() if line.startswith("machine ")}
     if started != {platform.machine()}:
         raise FmnistError(f"cold start: {sys.executable} ran as {', '.join(sorted(started))}, not "
