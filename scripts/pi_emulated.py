@@ -23,6 +23,7 @@ Run it with `bash scripts/pi-emulated.sh [--out DIR] [--cache DIR]`.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
 
@@ -43,6 +44,7 @@ PACKAGES = "python3,libstdc++6"
 MIRROR = os.environ.get("PI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 EXTRAS = "tflite,onnx"
 FORBIDDEN = {"tensorflow", "keras", "tf_keras", "tf2onnx"}
+BROKEN_ONNXRUNTIME = "1.21.0"  # "Illegal instruction" on a Pi 4; the onnx extra excludes it too
 CPUS = {  # QEMU_CPU: (/proc/cpuinfo "CPU part", features, board)
     "cortex-a72": ("0xd08", "fp asimd evtstrm crc32 cpuid", "Raspberry Pi 4 Model B, emulated by qemu"),
     "cortex-a76": ("0xd0b", "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid "
@@ -61,13 +63,14 @@ EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if p.suffix != "
 GUEST = f"""
 import json, platform, sys
 from fmnist.cli import app
+probe = sys.argv.pop(1)  # `fmnist bench` records sys.argv as its command
 try:
-    app(sys.argv[2:], prog_name="fmnist")
+    app(sys.argv[1:], prog_name="fmnist")
 except SystemExit as stop:
     code = stop.code
-with open(sys.argv[1], "w") as probe:
+with open(probe, "w") as file:
     json.dump({{"machine": platform.machine(),
-               "forbidden": sorted({{m.split(".")[0] for m in sys.modules}} & set({sorted(FORBIDDEN)!r}))}}, probe)
+               "forbidden": sorted({{m.split(".")[0] for m in sys.modules}} & set({sorted(FORBIDDEN)!r}))}}, file)
 sys.exit(code)
 """
 
@@ -120,14 +123,18 @@ def check_resolution(packages: dict[str, str]) -> list[str]:
     if litert is None or int(litert.split(".")[0]) < 2:
         problems.append(f"ai-edge-litert {litert or 'missing'}: expected 2.0 or newer")
     onnxruntime = packages.get("onnxruntime")
-    if onnxruntime is None or onnxruntime == "1.21.0":
+    if onnxruntime is None or onnxruntime == BROKEN_ONNXRUNTIME:
         problems.append(f"onnxruntime {onnxruntime or 'missing'}: expected a release that runs on a Pi 4")
     return problems
 
 
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+
+
 def build_sysroot(cache: Path) -> Path:
     """The arm64 userland, unpacked only (nothing runs during the build); built once."""
-    root = cache / f"{SUITE}-arm64"
+    root = cache / f"{SUITE}-arm64-{_key(PACKAGES, MIRROR)}"
     if (root / f"usr/bin/python{PYTHON}").is_file():
         return root
     staging = cache / f".{root.name}.partial"
@@ -137,20 +144,19 @@ def build_sysroot(cache: Path) -> Path:
     return root
 
 
-def build_site(cache: Path, packages: dict[str, str], wheel: Path) -> list[Path]:
+def build_site(cache: Path, packages: dict[str, str], wheel: Path, work: Path) -> list[Path]:
     """PYTHONPATH for the guest: the fmnist wheel (fresh every run), then its dependencies
-    (pinned to the resolved versions, kept while those stay the same)."""
+    (pinned to the resolved versions, kept while those and the target stay the same)."""
     pins = sorted(f"{name}=={version}" for name, version in packages.items() if name != "fmnist")
-    deps = cache / ("site-" + hashlib.sha256(" ".join(pins).encode()).hexdigest()[:12])
+    deps = cache / f"site-{_key(pins, pip_target())}"
     if not deps.is_dir():
-        for old in cache.glob("site-*"):
+        for old in cache.glob("site-*"):  # older pins
             shutil.rmtree(old)
         staging = cache / ".site.partial"
         shutil.rmtree(staging, ignore_errors=True)
         _pip("install", "--quiet", "--no-deps", "--target", staging, *pip_target(), *pins)
         staging.rename(deps)
-    project = cache / "fmnist-site"
-    shutil.rmtree(project, ignore_errors=True)
+    project = work / "fmnist-site"
     _pip("install", "--quiet", "--no-deps", "--target", project, wheel)
     return [project, deps]
 
@@ -164,7 +170,7 @@ def cpuinfo(cpu: str, cores: int) -> str:
     return "".join(f"processor\t: {i}\n{core}\n" for i in range(cores)) + f"Model\t\t: {board}\n"
 
 
-def _qemu() -> str:
+def qemu() -> str:
     for name in ("qemu-aarch64-static", "qemu-aarch64"):
         if shutil.which(name):
             return name
@@ -175,7 +181,7 @@ class Machines:
     """Runs `fmnist ARGS` natively (this venv) or emulated (qemu, the arm64 userland), several at once."""
 
     def __init__(self, sysroot: Path, site: list[Path], work: Path):
-        self.site, self.work, self.qemu = site, work, _qemu()
+        self.site, self.work = site, work
         self.roots = {cpu: self._cpu_root(sysroot, cpu) for cpu in CPUS}
 
     def _cpu_root(self, sysroot: Path, cpu: str) -> Path:
@@ -197,7 +203,7 @@ class Machines:
             argv, env = [sys.executable], None
         else:
             root = self.roots[cpu]
-            argv = [self.qemu, "-L", root, root / f"usr/bin/python{PYTHON}"]
+            argv = [qemu(), "-L", root, root / f"usr/bin/python{PYTHON}"]
             env = {"PATH": "/usr/bin:/bin", "HOME": str(self.work), "LANG": "C.UTF-8", "QEMU_CPU": cpu,
                    "PYTHONPATH": os.pathsep.join(map(str, self.site))}
         result = subprocess.run([str(a) for a in [*argv, "-c", GUEST, probe, *args]], env=env, cwd=self.work,
@@ -220,6 +226,8 @@ def compare_predictions(native: str, emulated: str, float_model: bool) -> dict:
     problems = []
     if [r["file"] for r in ours] != [r["file"] for r in theirs]:
         problems.append(f"different images: {len(ours)} natively, {len(theirs)} emulated")
+    if not ours:
+        problems.append("no predictions to compare")
     largest = 0.0
     for a, b in zip(ours, theirs):
         if a["label"] != b["label"]:
@@ -238,6 +246,8 @@ def compare_evaluations(native: dict, emulated: dict) -> dict:
     differing = [{"index": i, "native": a, "emulated": b}
                  for i, (a, b) in enumerate(zip(native["predicted"], emulated["predicted"])) if a != b]
     problems = []
+    if not len(native["predicted"]) == len(emulated["predicted"]) == emulated["images"] == 10000:
+        problems.append(f"{emulated['model']}: {emulated['images']} images emulated, {native['images']} natively, expected 10000")
     if expected is None:
         problems.append(f"{emulated['model']}: no manifest accuracy to compare with")
     elif abs(accuracy - expected) > ACCURACY_TOLERANCE + 1e-9:
@@ -267,6 +277,8 @@ def check_page_size(site: list[Path], page: int = 16384) -> dict:
     libraries = {path: aligns for path, aligns in libraries.items() if aligns}
     problems = [f"{path.name}: LOAD segments aligned to {min(aligns):#x}, below {page // 1024} KiB pages"
                 for path, aligns in libraries.items() if min(aligns) < page]
+    if not libraries:
+        problems.append("no shared libraries found to check")
     return {"check": "16 KiB pages (Pi 5)", "cpu": "–", "libraries": len(libraries),
             "min_alignment": min((min(a) for a in libraries.values()), default=None), "problems": problems}
 
@@ -299,16 +311,20 @@ class Run:
     def prepare(self, work: Path) -> Machines:
         """The fmnist wheel, its aarch64 dependencies and the arm64 userland."""
         self.step("building the fmnist wheel")
-        _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", work / "wheel", ROOT)
+        source = work / "source"  # a copy: an in-tree build would reuse build/lib and its stale files
+        shutil.copytree(ROOT / "fmnist", source / "fmnist", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source)
+        _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", work / "wheel", source)
         wheel = next((work / "wheel").glob("fmnist-*.whl"))
         self.step(f"resolving fmnist[{EXTRAS}] for cp311 manylinux aarch64 (glibc {GLIBC[0]}.{GLIBC[1]})")
         packages = self.summary["packages"] = resolve(f"fmnist[{EXTRAS}] @ {wheel.as_uri()}")
-        if check_resolution(packages):
-            raise CheckFailed("; ".join(check_resolution(packages)))
+        problems = check_resolution(packages)
+        if problems:
+            raise CheckFailed("; ".join(problems))
         self.step(f"arm64 userland (mmdebstrap) and wheels (pip --target), cached in {self.cache}")
-        self.cache.mkdir(parents=True, exist_ok=True)
-        machines = Machines(build_sysroot(self.cache), build_site(self.cache, packages, wheel), work)
-        self.summary["qemu"] = _run([machines.qemu, "--version"]).stdout.splitlines()[0]
+        machines = Machines(build_sysroot(self.cache), build_site(self.cache, packages, wheel, work), work)
+        self.summary["qemu"] = _run([qemu(), "--version"]).stdout.splitlines()[0]
         return machines
 
     def predict(self, machines: Machines, model: str, cpu: str, inputs: list[str], native: str) -> dict:
@@ -320,16 +336,17 @@ class Run:
 
     def evaluate(self, machines: Machines, model: str, cpu: str) -> dict:
         self.step(f"evaluate, {model}, {cpu}: 10,000 images")
-        results = {}
+        results, probes = {}, {}
         for where in (None, cpu):
             path = machines.work / f"evaluate-{model}-{where or 'native'}.json"
-            _, probe = machines.run(where, ["evaluate", model, "--threads", "1", "--json", path, "--data-dir", self.data_dir])
+            _, probes[where] = machines.run(where, ["evaluate", model, "--threads", "1", "--json", path, "--data-dir", self.data_dir])
             results[where] = json.loads(path.read_text())
         result = compare_evaluations(results[None], results[cpu])
-        result["problems"] += check_probe(probe, f"evaluate {model} on {cpu}")
+        result["problems"] += check_probe(probes[cpu], f"evaluate {model} on {cpu}")
         return {"check": f"evaluate {model}", "cpu": cpu, **result}
 
     def bench(self, machines: Machines, cpu: str) -> dict:
+        from fmnist.machine import ARM_PARTS
         from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
 
         self.step(f"bench --quick, {cpu} (accuracy on {BENCH_IMAGES:,} images, no cold start)")
@@ -343,6 +360,9 @@ class Run:
             problems.append(f"bench measured {sorted(r['artifact'] for r in report['rows'])}, not {sorted(shipped)}")
         if "EMULATED" not in emulated.stdout or not report["machine"].get("emulated"):
             problems.append("bench did not mark its timings as emulated")
+        core = ARM_PARTS[CPUS[cpu][0]]
+        if core not in report["machine"]["cpu"]:  # the guest saw another /proc/cpuinfo than the Pi's
+            problems.append(f"bench ran on {report['machine']['cpu']!r}, not a {core}")
         return {"check": "bench --quick", "cpu": cpu, "rows": len(report["rows"]), "machine": report["machine"],
                 "output": emulated.stdout, "problems": problems}
 
@@ -350,8 +370,12 @@ class Run:
         """Every check; the problems found."""
         from fmnist import data
 
+        (self.out / "summary.json").unlink(missing_ok=True)  # a failed run leaves no old verdict behind
+        shutil.rmtree(self.out / "bench", ignore_errors=True)
         self.out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="fmnist-pi-") as tmp:
+        self.cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="fmnist-pi-") as tmp, (self.cache / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time builds and reads the cache
             work = Path(tmp)
             machines = self.prepare(work)
             x_test, _ = data.load_test(self.data_dir)
@@ -363,7 +387,10 @@ class Run:
                     *(partial(self.predict, machines, model, cpu, inputs, natives[model])
                       for model in PREDICTED for cpu in CPUS)]
             with ThreadPoolExecutor(max_workers=2) as pool:  # qemu-user: a guest thread per host thread
-                checks = [check_page_size(machines.site), *pool.map(lambda job: job(), jobs)]
+                futures = [pool.submit(job) for job in jobs]
+                wait(futures, return_when=FIRST_EXCEPTION)
+                pool.shutdown(cancel_futures=True)  # a step that could not run stops the rest
+                checks = [check_page_size(machines.site), *(future.result() for future in futures)]
         sys.stdout.write(next(c.pop("output") for c in checks if "output" in c))
         problems = [problem for check in checks for problem in check["problems"]]
         self.summary.update(checks=checks, problems=problems, seconds=round(time.perf_counter() - self.started, 1))
