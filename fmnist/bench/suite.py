@@ -110,8 +110,13 @@ class Settings:
 QUICK = Settings(threads=(1,), batches=(1, 32), budget=measure.Budget(200, 10, 2.0), cold_starts=1)
 
 
+def _reported(run) -> dict[str, str]:
+    """What a cold-start child printed last (_REPORT): its machine and peak_kb."""
+    return dict(line.split(" ", 1) for line in run.stdout.splitlines() if line.startswith(("machine ", "peak_kb ")))
+
+
 def _peak_mb(run) -> float:
-    reported = run.stdout.rsplit("peak_kb", 1)[-1].strip()
+    reported = _reported(run).get("peak_kb", "")
     return int(reported) / 1024 if reported.isdigit() else run.peak_rss_mb
 
 
@@ -131,7 +136,7 @@ def _cold_start(kind: str, path: Path, threads: int, runs: int) -> tuple[float |
     if failed:
         raise FmnistError(f"cold start of {path.name} failed ({failed.returncode}): "
                           f"{(failed.stderr.strip().splitlines() or ['no output'])[-1]}; --cold-starts 0 skips it")
-    started = {line.split()[-1] for r in results for line in r.stdout.splitlines() if line.startswith("machine ")}
+    started = {_reported(r).get("machine", "an unknown machine") for r in results}
     if started != {platform.machine()}:
         raise FmnistError(f"cold start: {sys.executable} ran as {', '.join(sorted(started))}, not "
                           f"{platform.machine()} (an emulator's child runs the host's binary); pass --cold-starts 0")
