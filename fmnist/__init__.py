@@ -1,21 +1,13 @@
-"""fmnist: train, export, run and benchmark Fashion-MNIST classifiers on the edge."""
+"""fmnist: train, export, run and benchmark Fashion-MNIST classifiers on the edge.
+
+Stages, one package each, data flowing one way: `data` → `train` → `export` → `runtime`
+→ `bench`. `contract` says what every model takes and returns, `formats` lists every
+artifact format, `errors` holds the exception tree.
+"""
+
+from fmnist.contract import CLASS_NAMES
+from fmnist.errors import FmnistError
 
 __version__ = "0.1.0"
 
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-CONTRACT_VERSION = 1  # of the model contract every artifact keeps (uint8 pixels in, logits out)
-
-from fmnist.errors import FmnistError  # noqa: E402
-
-__all__ = ["CLASS_NAMES", "CONTRACT_VERSION", "FmnistError", "__version__"]
+__all__ = ["CLASS_NAMES", "FmnistError", "__version__"]

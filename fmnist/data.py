@@ -1,4 +1,4 @@
-"""Find, download, verify and parse Fashion-MNIST (numpy only).
+"""Find, download, verify and parse Fashion-MNIST, and draw stratified samples (numpy only).
 
 Search order: an explicit folder (``--data-dir``), the ``FMNIST_DATA`` environment
 variable, the user cache, then the Debian package ``dataset-fashion-mnist``. An explicit
@@ -17,11 +17,16 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fmnist.contract import NUM_CLASSES, SIDE
 from fmnist.errors import DataError
 from fmnist.files import atomic_path
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -29,7 +34,6 @@ INSTALL_HINT = "get it with `apt-get install dataset-fashion-mnist` or `fmnist d
 
 IMAGE_MAGIC = 0x0803  # unsigned byte, 3 dimensions
 LABEL_MAGIC = 0x0801  # unsigned byte, 1 dimension
-NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -104,9 +108,7 @@ def find(data_dir: str | Path | None = None) -> Path:
     for folder in searched:
         if folder.is_dir() and not _missing(folder):
             return folder
-    raise DataError(
-        f"Fashion-MNIST not found (looked in {', '.join(map(str, searched))}); {INSTALL_HINT}"
-    )
+    raise DataError(f"Fashion-MNIST not found (looked in {', '.join(map(str, searched))}); {INSTALL_HINT}")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -130,12 +132,10 @@ def parse_idx(data: bytes, name: str, kind: str) -> np.ndarray:
         raise DataError(f"{name}: truncated IDX header ({len(data)} bytes)")
     found = int.from_bytes(data[:4], "big")
     if found != magic:
-        raise DataError(
-            f"{name}: bad IDX magic 0x{found:08x}, expected 0x{magic:08x} (uint8 {kind})"
-        )
+        raise DataError(f"{name}: bad IDX magic 0x{found:08x}, expected 0x{magic:08x} (uint8 {kind})")
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    if kind == "images" and dims[1:] != (28, 28):
-        raise DataError(f"{name}: images are {dims[1]}x{dims[2]}, expected 28x28")
+    if kind == "images" and dims[1:] != (SIDE, SIDE):
+        raise DataError(f"{name}: images are {dims[1]}x{dims[2]}, expected {SIDE}x{SIDE}")
     expected = int(np.prod(dims))
     body = len(data) - header
     if body != expected:
@@ -160,7 +160,7 @@ def load_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, np.nd
     return x, y
 
 
-def _check_pair(x: np.ndarray, y: np.ndarray, images, labels) -> None:
+def _check_pair(x: np.ndarray, y: np.ndarray, images: str | Path, labels: str | Path) -> None:
     if len(x) != len(y):
         raise DataError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
 
@@ -181,7 +181,10 @@ def _load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     arrays, paths = {}, {}
     for kind in ("images", "labels"):
         part = PARTS[f"{split}_{kind}"]
-        paths[kind] = path = _part_path(folder, part)
+        path = _part_path(folder, part)
+        if path is None:  # removed since `find` saw it
+            raise DataError(f"{folder}: {part.stem} is missing; {INSTALL_HINT}")
+        paths[kind] = path
         data = _read_bytes(path)
         arrays[kind] = parse_idx(data, str(path), kind)  # structure errors first
         verify_part(path, part, data)
@@ -201,7 +204,7 @@ def load_test(data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
     return _load_split(find(data_dir), "test")
 
 
-def download(dest: str | Path | None = None, mirror: str | None = None, progress=None) -> Path:
+def download(dest: str | Path | None = None, mirror: str | None = None, progress: Progress | None = None) -> Path:
     """Download missing or corrupt files into `dest` (default: the cache), atomically.
 
     `mirror` defaults to ``FMNIST_MIRROR`` or the official one. `progress` is a
@@ -227,7 +230,7 @@ def download(dest: str | Path | None = None, mirror: str | None = None, progress
     return dest
 
 
-def _download_part(url: str, dest: Path, part: Part, progress) -> None:
+def _download_part(url: str, dest: Path, part: Part, progress: Progress | None) -> None:
     target = dest / (part.stem + ".gz")
     with atomic_path(target) as tmp:
         try:
@@ -236,13 +239,13 @@ def _download_part(url: str, dest: Path, part: Part, progress) -> None:
                 task = progress.add_task(part.stem, total=total) if progress else None
                 while chunk := response.read(1 << 16):
                     out.write(chunk)
-                    if progress:
+                    if progress and task is not None:
                         progress.advance(task, len(chunk))
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             if isinstance(exc, urllib.error.HTTPError):
                 reason = f"HTTP {exc.code} {exc.reason}"
             else:
-                reason = getattr(exc, "reason", None) or exc
+                reason = str(getattr(exc, "reason", None) or exc)
             raise DataError(
                 f"cannot download {url}: {reason}; check the network, or install the "
                 "Debian package dataset-fashion-mnist"
@@ -255,3 +258,27 @@ def _download_part(url: str, dest: Path, part: Part, progress) -> None:
                 "or install the Debian package dataset-fashion-mnist"
             ) from None
     (dest / part.stem).unlink(missing_ok=True)  # a stale uncompressed copy
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (keep, held_out) with `fraction` (at least one) of every class held out, by `seed`."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        held.append(members[: max(1, round(len(members) * fraction))])
+    held_out = np.sort(np.concatenate(held))
+    keep = np.setdiff1d(np.arange(len(y)), held_out)
+    return keep, held_out
+
+
+def stratified_subset(y: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Indices of `size` samples spread evenly over the classes, chosen by `seed`."""
+    if size >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    counts = np.full(len(classes), size // len(classes))
+    counts[: size % len(classes)] += 1
+    picks = [rng.permutation(np.flatnonzero(y == c))[:n] for c, n in zip(classes, counts, strict=True)]
+    return np.sort(np.concatenate(picks))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist import CLASS_NAMES
+from fmnist.contract import CLASS_NAMES
 
 
 def confusion_matrix(y: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -17,4 +17,4 @@ def confusion_matrix(y: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 def per_class_accuracy(matrix: np.ndarray) -> dict[str, float]:
     """Recall of each class, by class name."""
     correct = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
-    return dict(zip(CLASS_NAMES, map(float, correct)))
+    return dict(zip(CLASS_NAMES, map(float, correct), strict=True))

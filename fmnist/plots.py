@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from fmnist import CLASS_NAMES  # noqa: E402
-from fmnist.files import atomic_path  # noqa: E402
+from fmnist.contract import CLASS_NAMES
+from fmnist.files import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -24,7 +28,7 @@ def training_curves(history: list[dict], path: Path) -> None:
     """Loss, accuracy (train and validation) and learning rate per epoch."""
     epochs = [r["epoch"] for r in history]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    for ax, key in zip(axes[:2], ("loss", "accuracy")):
+    for ax, key in zip(axes[:2], ("loss", "accuracy"), strict=True):
         ax.plot(epochs, [r[key] for r in history], "o-", label="train")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation")
         ax.set(title=key, xlabel="epoch")
@@ -48,7 +52,7 @@ def confusion_matrix(matrix: np.ndarray, path: Path, title: str) -> None:
     for i in ticks:
         for j in ticks:
             color = "white" if matrix[i, j] > threshold else "black"
-            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color=color, fontsize=8)
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color, fontsize=8)
     _save(fig, path)
 
 
@@ -65,7 +69,8 @@ def prediction_grid(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, p
         ax.set_yticks([])
         ax.set_xlabel(
             f"{CLASS_NAMES[predicted]} {100 * probs[i, predicted]:.0f}% ({CLASS_NAMES[true]})",
-            color=color, fontsize=8,
+            color=color,
+            fontsize=8,
         )
         ax = fig.add_subplot(rows, 2 * cols, 2 * i + 2)
         bars = ax.bar(range(10), probs[i], color="#777777")
@@ -94,19 +99,36 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
     ax.legend()
     paths = [out_dir / "latency.png"]
     _save(fig, paths[0])
-    markers = {"keras-predict": "X", "keras-call": "P", "onnx": "o", "onnx-int8": "s", "tflite": "^", "tflite-int8": "D"}
+    markers = {
+        "keras-predict": "X",
+        "keras-call": "P",
+        "onnx": "o",
+        "onnx-int8": "s",
+        "tflite": "^",
+        "tflite-int8": "D",
+    }
     groups = list(dict.fromkeys(r["artifact"].split("/")[0] for r in rows))
     fewest = min((r["threads"] for r in rows if r["threads"]), default=0)
     shown = [r for r in rows if r["threads"] in (0, fewest)]  # one point per artifact
     for key, xlabel, name in (
-        (lambda r: r["latency_us"]["p50"], f"batch-1 latency p50 (µs, log; {fewest or 'auto'} thread)", "accuracy_vs_latency.png"),
+        (
+            lambda r: r["latency_us"]["p50"],
+            f"batch-1 latency p50 (µs, log; {fewest or 'auto'} thread)",
+            "accuracy_vs_latency.png",
+        ),
         (lambda r: r["bytes"] / 1024, "file size (KiB, log)", "accuracy_vs_size.png"),
     ):
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
         for row in shown:
             group, kind = row["artifact"].split("/", 1)
-            ax.scatter(key(row), 100 * row["accuracy"], color=f"C{groups.index(group) % 10}",
-                       marker=markers.get(kind.split(":")[-1], "o"), s=50, label=f"{group} {kind}")
+            ax.scatter(
+                key(row),
+                100 * row["accuracy"],
+                color=f"C{groups.index(group) % 10}",
+                marker=markers.get(kind.split(":")[-1], "o"),
+                s=50,
+                label=f"{group} {kind}",
+            )
         ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy (%)")
         fig.suptitle(warning or "", color="C3", fontsize=9)
         ax.grid(alpha=0.3)

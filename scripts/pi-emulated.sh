@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fmnist's runtime on an emulated Raspberry Pi: Debian bookworm arm64 under qemu, Cortex-A72
-# and Cortex-A76, compared with x86 (scripts/pi_emulated.py says what is checked). Installs
+# and Cortex-A76, compared with x86 (scripts/pi_emulated/ says what is checked). Installs
 # qemu-user-static and mmdebstrap with apt when missing (as root, or with sudo) and sets up
-# .venv like the tests. Arguments go to scripts/pi_emulated.py (--out DIR, --cache DIR).
+# .venv like the tests. Arguments go to the check (--out DIR, --cache DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +16,4 @@ if ! setup=$(bash scripts/setup.sh 2>&1); then  # quiet unless it fails
     echo "$setup" >&2
     exit 1
 fi
-exec .venv/bin/python scripts/pi_emulated.py "$@"
+PYTHONPATH=scripts exec .venv/bin/python -m pi_emulated "$@"

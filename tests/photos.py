@@ -11,8 +11,18 @@ import numpy as np
 from PIL import Image
 
 KINDS = [
-    "rgb.jpg", "rgba-transparent.png", "gray-on-black.png", "gray16.png", "palette.gif",
-    "animated.gif", "cmyk.jpg", "rgb.webp", "rgb.bmp", "la.png", "exif-rotated.jpg", "rgb.tiff",
+    "rgb.jpg",
+    "rgba-transparent.png",
+    "gray-on-black.png",
+    "gray16.png",
+    "palette.gif",
+    "animated.gif",
+    "cmyk.jpg",
+    "rgb.webp",
+    "rgb.bmp",
+    "la.png",
+    "exif-rotated.jpg",
+    "rgb.tiff",
 ]
 
 
@@ -68,7 +78,9 @@ def decompression_bomb(path: Path) -> Path:
     """A 200-byte PNG claiming 30,000 × 30,000 pixels."""
     header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 0, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + _chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + _chunk(b"IEND", b"")
     )
     return path

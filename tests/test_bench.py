@@ -10,17 +10,27 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import run_fmnist
 
 OUTPUTS = ["accuracy_vs_latency.png", "accuracy_vs_size.png", "bench.csv", "bench.json", "bench.md", "latency.png"]
-ROW_KEYS = {"artifact", "format", "precision", "threads", "bytes", "accuracy", "agreement", "latency_us",
-            "throughput", "cold_start_ms", "peak_rss_mb"}
+ROW_KEYS = {
+    "artifact",
+    "format",
+    "precision",
+    "threads",
+    "bytes",
+    "accuracy",
+    "agreement",
+    "latency_us",
+    "throughput",
+    "cold_start_ms",
+    "peak_rss_mb",
+}
 
 
 def _check_rows(rows: list[dict], batches: list[str]) -> None:
     for row in rows:
-        assert ROW_KEYS <= set(row), row["artifact"]
+        assert set(row) >= ROW_KEYS, row["artifact"]
         lat = row["latency_us"]
         assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], row["artifact"]
         assert 0 <= row["accuracy"] <= 1 and 0 <= row["agreement"] <= 1
@@ -42,7 +52,9 @@ def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
     assert {"cpu", "cores", "os", "python", "packages"} <= set(report["machine"])
     assert {"onnxruntime", "ai-edge-litert", "numpy"} <= set(report["machine"]["packages"])
     rows = {row["artifact"]: row for row in report["rows"]}
-    assert list(rows) == [f"tiny/{f}" for f in ("keras-predict", "keras-call", "onnx", "onnx-int8", "tflite", "tflite-int8")]
+    assert list(rows) == [
+        f"tiny/{f}" for f in ("keras-predict", "keras-call", "onnx", "onnx-int8", "tflite", "tflite-int8")
+    ]
     _check_rows(report["rows"], ["1", "32"])
     keras, tflite_int8 = rows["tiny/keras-predict"], rows["tiny/tflite-int8"]
     assert keras["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
@@ -51,7 +63,9 @@ def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
     assert tflite_int8["latency_us"]["p50"] * 100 < keras["latency_us"]["p50"]  # the seeds' way is slow
     assert all(row["cold_start_ms"] > 0 and row["peak_rss_mb"] > 10 for row in report["rows"])
     assert keras["peak_rss_mb"] > 2 * tflite_int8["peak_rss_mb"]  # TensorFlow's weight
-    assert tflite_int8["gmacs"] == pytest.approx(metrics["macs"] * max(tflite_int8["throughput"].values()) / 1e9, rel=0.01)
+    assert tflite_int8["gmacs"] == pytest.approx(
+        metrics["macs"] * max(tflite_int8["throughput"].values()) / 1e9, rel=0.01
+    )
     table = list(csv.DictReader((out / "bench.csv").open()))
     assert [r["artifact"] for r in table] == list(rows)
     markdown = (out / "bench.md").read_text()
@@ -64,12 +78,15 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
     accuracy on a subset and every timing marked as emulated when asked."""
     code = (
         "import sys\nfrom fmnist.cli import app\n"
-        "try:\n    app(['bench', '--quick', '--iterations', '20', '--cold-starts', '1', '--threads', '1,2', '--batch', '1,8',"
-        " '--images', '300', '--emulated', 'qemu-aarch64 test', '--out', 'out'])\n"
+        "try:\n    app(['bench', '--quick', '--iterations', '20', '--cold-starts', '1',"
+        " '--threads', '1,2', '--batch', '1,8', '--images', '300',"
+        " '--emulated', 'qemu-aarch64 test', '--out', 'out'])\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines()[-1] == "[]"
     report = json.loads((tmp_path / "out" / "bench.json").read_text())
@@ -78,7 +95,9 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
     ]
     _check_rows(report["rows"], ["1", "8"])
     assert all(r["reference"] == "onnx" for r in report["rows"])
-    assert report["settings"]["images"] == 300 and all(abs(300 * r["accuracy"] - round(300 * r["accuracy"])) < 1e-9 for r in report["rows"])
+    assert report["settings"]["images"] == 300 and all(
+        abs(300 * r["accuracy"] - round(300 * r["accuracy"])) < 1e-9 for r in report["rows"]
+    )
     assert report["machine"]["emulated"] == "qemu-aarch64 test"
     warning = "EMULATED (qemu-aarch64 test): timings and memory are the emulator's"
     assert warning in result.stdout and "p50 µs (emulated)" in result.stdout and "img/s @8 (emulated)" in result.stdout
@@ -91,7 +110,7 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
 def test_cold_start_refuses_a_child_of_another_architecture(tmp_path, monkeypatch):
     """Under qemu-user a child process runs the host's binary: a cold start measured there would
     time the wrong machine, so it is refused; so is a child that fails or cannot start."""
-    from fmnist.bench import suite
+    from fmnist.bench import cold_start
     from fmnist.errors import FmnistError
     from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
 
@@ -100,20 +119,23 @@ def test_cold_start_refuses_a_child_of_another_architecture(tmp_path, monkeypatc
     host.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(host))
     with pytest.raises(FmnistError, match=f"ran as sparc64, not {platform.machine()} .* pass --cold-starts 0"):
-        suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+        cold_start.measure("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
     host.write_text("#!/bin/sh\necho 'ImportError: no runtime' >&2\nexit 1\n")
     with pytest.raises(FmnistError, match=r"cold start of model.int8.tflite failed \(1\): ImportError: no runtime"):
-        suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+        cold_start.measure("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
     host.write_bytes(b"\x7fELF not for this machine")
     with pytest.raises(FmnistError, match="cannot start .*python"):
-        suite._cold_start("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+        cold_start.measure("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--threads", "0"], "--threads '0': expected positive whole numbers"),
-    (["--batch", "a,b"], "--batch 'a,b': expected positive whole numbers"),
-    (["nowhere"], "nowhere: no such file or folder"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--threads", "0"], "--threads '0': expected positive whole numbers"),
+        (["--batch", "a,b"], "--batch 'a,b': expected positive whole numbers"),
+        (["nowhere"], "nowhere: no such file or folder"),
+    ],
+)
 def test_bad_bench_arguments_are_one_line(tmp_path, args, message):
     result = run_fmnist("bench", *args, "--out", str(tmp_path))
     assert result.returncode == 2

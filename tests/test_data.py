@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REAL_DATA, needs_data, run_fmnist
+
 from fmnist import data
 from fmnist.errors import DataError
 
@@ -41,9 +41,7 @@ def labels():
 
 @pytest.mark.parametrize("compress", [True, False])
 def test_reads_gzipped_and_raw_idx(tmp_path, images, labels, compress):
-    x, y = data.load_pair(
-        write_idx(tmp_path / "x", images, compress), write_idx(tmp_path / "y", labels, compress)
-    )
+    x, y = data.load_pair(write_idx(tmp_path / "x", images, compress), write_idx(tmp_path / "y", labels, compress))
     assert x.dtype == np.uint8 and x.shape == (12, 28, 28)
     np.testing.assert_array_equal(x, images)
     np.testing.assert_array_equal(y, labels)
@@ -211,9 +209,7 @@ def test_download_missing_file_and_unreachable_mirror(mirror, tmp_path):
     url, _ = mirror
     with pytest.raises(DataError, match="cannot download .*404"):
         data.download(tmp_path / "a", url)
-    result = run_fmnist(
-        "data", "download", "--data-dir", str(tmp_path / "b"), "--mirror", "http://127.0.0.1:9/"
-    )
+    result = run_fmnist("data", "download", "--data-dir", str(tmp_path / "b"), "--mirror", "http://127.0.0.1:9/")
     assert result.returncode == 2
     assert "cannot download http://127.0.0.1:9/" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""Export of the tiny trained model: every format, its contract, the gates, the manifest, atomicity."""
+"""Export of the tiny trained model: every format, its contract, the verification limits, the manifest, atomicity."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import run_fmnist
 
 pytestmark = pytest.mark.slow
@@ -18,12 +17,16 @@ def test_every_format_is_published_with_a_matching_manifest(exported):
 
     out, manifest = exported
     assert sorted(p.name for p in out.iterdir()) == [
-        "manifest.json", "model.int8.onnx", "model.int8.tflite", "model.onnx", "model.tflite",
+        "manifest.json",
+        "model.int8.onnx",
+        "model.int8.tflite",
+        "model.onnx",
+        "model.tflite",
     ]
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == manifest
     assert on_disk["class_names"][0] == "T-shirt/top" and len(on_disk["class_names"]) == 10
-    for name, entry in on_disk["artifacts"].items():
+    for entry in on_disk["artifacts"].values():
         path = out / entry["file"]
         assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
         assert set(entry["verified"]) >= {"accuracy", "delta_accuracy", "agreement", "per_class_delta"}
@@ -69,8 +72,10 @@ def test_int8_tflite_is_integer_only(exported):
     types = {names[graph.Tensors(i).Type()] for i in range(graph.TensorsLength())}
     assert "FLOAT32" not in types and "FLOAT16" not in types, types
     builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    ops = {builtin[model.OperatorCodes(graph.Operators(i).OpcodeIndex()).BuiltinCode()]
-           for i in range(graph.OperatorsLength())}
+    ops = {
+        builtin[model.OperatorCodes(graph.Operators(i).OpcodeIndex()).BuiltinCode()]
+        for i in range(graph.OperatorsLength())
+    }
     assert not ops & {"DEQUANTIZE", "CAST"}, ops
     (inp,) = [graph.Tensors(graph.Inputs(i)) for i in range(graph.InputsLength())]
     assert names[inp.Type()] == "UINT8"
@@ -92,27 +97,32 @@ def broken_copy(path, factor, tmp_path):
     return broken
 
 
-def test_gates_fire_on_a_broken_artifact(exported, real_data, tmp_path):
-    from fmnist.export.validate import VerificationError, run_artifact, verify
+def test_limits_fire_on_a_broken_artifact(exported, real_data, tmp_path):
+    from fmnist import formats
+    from fmnist.errors import VerificationError
+    from fmnist.export.validate import run_artifact, verify
 
     out, _ = exported
     pixels, y = real_data.x_test[..., None], real_data.y_test
     reference = run_artifact(out / "model.onnx", pixels)
-    verify(out / "model.onnx", "float32", reference, pixels, y)  # the intact one passes
-    with pytest.raises(VerificationError, match="logits differ .* above the 0.001 gate"):
-        verify(broken_copy(out / "model.onnx", 1.0005, tmp_path), "float32", reference, pixels, y)
-    with pytest.raises(VerificationError, match="agreement .* is 9.*%, below the 99.9% gate"):
-        verify(broken_copy(out / "model.onnx", 1.05, tmp_path), "float32", reference, pixels, y)
+    float_limits, int8_limits = formats.get("onnx").limits, formats.get("onnx-int8").limits
+    verify(out / "model.onnx", float_limits, reference, pixels, y)  # the intact one passes
+    with pytest.raises(VerificationError, match=r"logits differ .* above the 0.001 limit \(--max-logit-delta\)"):
+        verify(broken_copy(out / "model.onnx", 1.0005, tmp_path), float_limits, reference, pixels, y)
+    with pytest.raises(VerificationError, match=r"agreement .* is 9.*%, below the 99.9% limit \(--min-agreement\)"):
+        verify(broken_copy(out / "model.onnx", 1.05, tmp_path), float_limits, reference, pixels, y)
     always_right = np.eye(10, dtype=np.float32)[y]  # a reference at 100 %
-    with pytest.raises(VerificationError, match="int8 accuracy .* points below .*100.00%"):
-        verify(out / "model.int8.onnx", "int8", always_right, pixels, y)
+    with pytest.raises(VerificationError, match="accuracy .* points below .*100.00%.*--max-accuracy-drop"):
+        verify(out / "model.int8.onnx", int8_limits, always_right, pixels, y)
+    loose = formats.Limits(max_accuracy_drop=1.0)  # a limit given on the command line replaces the format's
+    verify(out / "model.int8.onnx", int8_limits.overridden(loose), always_right, pixels, y)
 
 
 def test_failed_export_leaves_previous_artifacts_intact(exported, tiny_run, tmp_path, monkeypatch):
     from fmnist.export import convert_tflite
     from fmnist.export.exporter import export
 
-    out, manifest = exported
+    out, _ = exported
     copy = tmp_path / "export"
     shutil.copytree(out, copy)
     before = {p.name: p.read_bytes() for p in copy.iterdir()}
@@ -145,7 +155,10 @@ def test_partial_export_keeps_the_other_entries(exported, tiny_run, tmp_path):
         (lambda d: d / "missing", "no such file or folder"),
         (lambda d: d, "has no model.keras"),
         (lambda d: (d / "notes.txt").write_text("hi") and d / "notes.txt", "not a Keras model"),
-        (lambda d: (d / "junk.keras").write_bytes(b"PK\x03\x04junk") and d / "junk.keras", "not a loadable Keras model"),
+        (
+            lambda d: (d / "junk.keras").write_bytes(b"PK\x03\x04junk") and d / "junk.keras",
+            "not a loadable Keras model",
+        ),
     ],
 )
 def test_bad_model_argument_is_one_line(tmp_path, make, message):
@@ -162,7 +175,10 @@ def test_a_model_that_is_not_a_fashion_mnist_classifier_is_refused(tmp_path):
     model.save(tmp_path / "other.keras")
     result = run_fmnist("export", str(tmp_path / "other.keras"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert "maps [None, 32, 32, 3] to [None, 5]" in result.stderr.strip().splitlines()[-1]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'other.keras'}: takes float32 [N, 32, 32, 3] and returns [N, 5]; "
+        "an fmnist model takes uint8 [N, 28, 28, 1] pixels and returns [N, 10] logits"
+    )
 
 
 def test_export_command_prints_the_table(tiny_run, tmp_path):

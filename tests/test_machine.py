@@ -34,12 +34,15 @@ X86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nf
 ARM_SERVER = "processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n"
 
 
-@pytest.mark.parametrize("text, expected", [
-    (PI4_64BIT, "Raspberry Pi 4 Model B Rev 1.4 (Cortex-A72)"),
-    (PI3_32BIT, "Raspberry Pi 3 Model B Plus Rev 1.3 (Cortex-A53)"),
-    (X86, "AMD EPYC 7B13"),
-    (ARM_SERVER, "Neoverse-N1"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (PI4_64BIT, "Raspberry Pi 4 Model B Rev 1.4 (Cortex-A72)"),
+        (PI3_32BIT, "Raspberry Pi 3 Model B Plus Rev 1.3 (Cortex-A53)"),
+        (X86, "AMD EPYC 7B13"),
+        (ARM_SERVER, "Neoverse-N1"),
+    ],
+)
 def test_cpu_model_names_the_board_and_core(tmp_path, text, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(text)

@@ -4,7 +4,6 @@ emulated results differ from the native ones."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -12,20 +11,21 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import needs_data, run_fmnist
+
 from fmnist import data, machine
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("pi_emulated", ROOT / "scripts" / "pi_emulated.py")
-pi = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pi)
+sys.path.insert(0, str(ROOT / "scripts"))
 
-EXAMPLES = pi.EXAMPLES
+from pi_emulated import checks, compare, guest, pages, target, wheels  # noqa: E402
+
+EXAMPLES = checks.EXAMPLES
 
 
 def _pypi_reachable() -> bool:
@@ -40,32 +40,32 @@ needs_pypi = pytest.mark.skipif(not _pypi_reachable(), reason="PyPI is not reach
 
 
 def test_tags_name_every_manylinux_up_to_the_pi_os_glibc():
-    tags = pi.platform_tags()
+    tags = wheels.platform_tags()
     assert tags == ["manylinux2014_aarch64", *(f"manylinux_2_{n}_aarch64" for n in range(17, 37))]
     assert "manylinux_2_27_aarch64" in tags  # ai-edge-litert 2.x carries only this one
-    assert pi.platform_tags((2, 28))[-1] == "manylinux_2_28_aarch64"
-    options = pi.pip_target()
+    assert wheels.platform_tags((2, 28))[-1] == "manylinux_2_28_aarch64"
+    options = wheels.pip_target()
     assert options.count("--platform") == len(tags) and options[options.index("--abi") + 1] == "cp311"
 
 
 @needs_pypi
 def test_the_runtime_resolves_for_aarch64_with_litert_2_and_without_tensorflow():
-    packages = pi.resolve(f"fmnist[{pi.EXTRAS}] @ {ROOT.as_uri()}")
+    packages = wheels.resolve(f"fmnist[{target.EXTRAS}] @ {ROOT.as_uri()}")
     assert int(packages["ai-edge-litert"].split(".")[0]) >= 2
     assert {"fmnist", "numpy", "pillow", "onnxruntime"} <= set(packages)
     assert not any(name.startswith(("tensorflow", "keras", "tf2onnx")) for name in packages)
-    assert pi.check_resolution(packages) == []
+    assert wheels.check_resolution(packages) == []
 
 
 @needs_pypi
 def test_a_short_tag_list_silently_gets_the_old_litert_and_is_caught():
-    packages = pi.resolve("ai-edge-litert", glibc=(2, 17))
+    packages = wheels.resolve("ai-edge-litert", glibc=(2, 17))
     assert packages["ai-edge-litert"].startswith("1.")
-    assert any("expected 2.0 or newer" in p for p in pi.check_resolution(packages))
+    assert any("expected 2.0 or newer" in p for p in wheels.check_resolution(packages))
 
 
 def test_check_resolution_names_each_problem():
-    problems = pi.check_resolution({"tensorflow": "2.19.0", "keras": "3.9", "onnxruntime": "1.21.0"})
+    problems = wheels.check_resolution({"tensorflow": "2.19.0", "keras": "3.9", "onnxruntime": "1.21.0"})
     assert problems == [
         "tensorflow 2.19.0 would be installed: the runtime must run without it",
         "keras 3.9 would be installed: the runtime must run without it",
@@ -79,7 +79,7 @@ def test_each_cpu_gets_a_raspberry_pi_cpuinfo_beside_the_userland(tmp_path, cpu,
     sysroot = tmp_path / "sysroot"
     (sysroot / "usr/bin").mkdir(parents=True)
     (sysroot / "proc").mkdir()
-    machines = pi.Machines(sysroot, [], tmp_path)
+    machines = guest.Machines(sysroot, [], tmp_path)
     root = machines.roots[cpu]
     assert (root / "usr/bin").resolve() == (sysroot / "usr/bin").resolve()
     assert machine.cpu_model(root / "proc/cpuinfo").endswith(f"emulated by qemu ({core})")
@@ -89,13 +89,15 @@ def test_each_cpu_gets_a_raspberry_pi_cpuinfo_beside_the_userland(tmp_path, cpu,
 def test_the_probe_tells_a_host_process_from_an_aarch64_one(tmp_path):
     """Run natively, the probe reports this machine: exactly what the check would refuse."""
     (tmp_path / "sysroot").mkdir()
-    machines = pi.Machines(tmp_path / "sysroot", [], tmp_path)
+    machines = guest.Machines(tmp_path / "sysroot", [], tmp_path)
     result, probe = machines.run(None, ["predict", "--json", "--model", "onnx", EXAMPLES[0]])
     assert json.loads(result.stdout)["file"] == EXAMPLES[0]
     assert probe == {"machine": platform.machine(), "forbidden": []}
-    assert pi.check_probe(probe, "predict") == [f"predict: platform.machine() is {probe['machine']!r}"]
-    assert pi.check_probe({"machine": "aarch64", "forbidden": ["tensorflow"]}, "bench") == ["bench: imported tensorflow"]
-    with pytest.raises(pi.CheckFailed, match="fmnist predict nowhere.png on x86 failed"):
+    assert guest.check_probe(probe, "predict") == [f"predict: platform.machine() is {probe['machine']!r}"]
+    assert guest.check_probe({"machine": "aarch64", "forbidden": ["tensorflow"]}, "bench") == [
+        "bench: imported tensorflow"
+    ]
+    with pytest.raises(target.CheckFailed, match="fmnist predict nowhere.png on x86 failed"):
         machines.run(None, ["predict", "nowhere.png"])
 
 
@@ -113,7 +115,7 @@ def _changed(output: str, line: int, change) -> str:
 
 
 def test_predictions_that_agree_pass(predicted):
-    result = pi.compare_predictions(predicted, predicted, float_model=True)
+    result = compare.compare_predictions(predicted, predicted, float_model=True)
     assert result == {"images": len(EXAMPLES), "max_probability_difference": 0.0, "problems": []}
 
 
@@ -121,8 +123,10 @@ def test_a_different_label_fails(predicted):
     def relabel(row):
         row.update(label=(row["label"] + 1) % 10, **{"class": "Bag"})
 
-    result = pi.compare_predictions(predicted, _changed(predicted, 2, relabel), float_model=False)
-    assert result["problems"] == [f"{EXAMPLES[2]}: {json.loads(predicted.splitlines()[2])['class']} natively, Bag emulated"]
+    result = compare.compare_predictions(predicted, _changed(predicted, 2, relabel), float_model=False)
+    assert result["problems"] == [
+        f"{EXAMPLES[2]}: {json.loads(predicted.splitlines()[2])['class']} natively, Bag emulated"
+    ]
 
 
 def test_float_probabilities_must_agree_to_1e5_and_int8_ones_are_reported(predicted):
@@ -130,17 +134,18 @@ def test_float_probabilities_must_agree_to_1e5_and_int8_ones_are_reported(predic
         row["top_k"][3]["probability"] += 2e-5
 
     emulated = _changed(predicted, 1, nudge)
-    float_result = pi.compare_predictions(predicted, emulated, float_model=True)
+    float_result = compare.compare_predictions(predicted, emulated, float_model=True)
     assert float_result["problems"] == ["float probabilities differ by 2e-05 (tolerance 1e-05)"]
-    int8_result = pi.compare_predictions(predicted, emulated, float_model=False)
+    int8_result = compare.compare_predictions(predicted, emulated, float_model=False)
     assert int8_result["problems"] == [] and int8_result["max_probability_difference"] == pytest.approx(2e-5)
 
 
 def test_a_missing_image_fails(predicted):
     shorter = "\n".join(predicted.splitlines()[:-1])
-    assert pi.compare_predictions(predicted, shorter, float_model=True)["problems"][0] == (
-        f"different images: {len(EXAMPLES)} natively, {len(EXAMPLES) - 1} emulated")
-    assert pi.compare_predictions("", "", float_model=True)["problems"] == ["no predictions to compare"]
+    assert compare.compare_predictions(predicted, shorter, float_model=True)["problems"][0] == (
+        f"different images: {len(EXAMPLES)} natively, {len(EXAMPLES) - 1} emulated"
+    )
+    assert compare.compare_predictions("", "", float_model=True)["problems"] == ["no predictions to compare"]
 
 
 @needs_data
@@ -149,7 +154,8 @@ def test_evaluations_within_005_points_pass_with_the_differing_images_listed(tmp
     assert run_fmnist("evaluate", "onnx", "--json", str(path)).returncode == 0
     native = json.loads(path.read_text())
     _, labels = data.load_test()
-    assert pi.compare_evaluations(native, native)["problems"] == [] and native["accuracy"] == native["manifest_accuracy"]
+    assert compare.compare_evaluations(native, native)["problems"] == []
+    assert native["accuracy"] == native["manifest_accuracy"]
 
     def flipped(count: int) -> dict:
         right = np.flatnonzero(np.array(native["predicted"]) == labels)[:count]
@@ -158,15 +164,18 @@ def test_evaluations_within_005_points_pass_with_the_differing_images_listed(tmp
             predicted[i] = (predicted[i] + 1) % 10
         return {**native, "predicted": predicted, "accuracy": float(np.mean(np.array(predicted) == labels))}
 
-    close = pi.compare_evaluations(native, flipped(5))  # 0.05 points
+    close = compare.compare_evaluations(native, flipped(5))  # 0.05 points
     assert close["problems"] == [] and len(close["differing_images"]) == 5
     assert close["differing_images"][0]["native"] != close["differing_images"][0]["emulated"]
     partial = {**native, "predicted": native["predicted"][:9000], "images": 9000}
-    assert pi.compare_evaluations(native, partial)["problems"][0] == (
-        f"{native['model']}: 9000 images emulated, 10000 natively, expected 10000")
-    far = pi.compare_evaluations(native, flipped(6))
-    assert far["problems"] == [f"{native['model']}: {native['accuracy'] - 0.0006:.2%} emulated, "
-                               f"{native['manifest_accuracy']:.2%} in the manifest (6 images predicted differently)"]
+    assert compare.compare_evaluations(native, partial)["problems"][0] == (
+        f"{native['model']}: 9000 images emulated, 10000 natively, expected 10000"
+    )
+    far = compare.compare_evaluations(native, flipped(6))
+    assert far["problems"] == [
+        f"{native['model']}: {native['accuracy'] - 0.0006:.2%} emulated, "
+        f"{native['manifest_accuracy']:.2%} in the manifest (6 images predicted differently)"
+    ]
 
 
 def _elf(path: Path, segments: list[tuple[int, int]]) -> Path:
@@ -183,13 +192,20 @@ def _elf(path: Path, segments: list[tuple[int, int]]) -> Path:
 def test_pi5_page_size_check_reads_the_load_alignment(tmp_path):
     aligned = tmp_path / "aligned"
     aligned.mkdir()
-    assert pi.check_page_size([aligned])["problems"] == ["no shared libraries found to check"]
+    assert pages.check_page_size([aligned])["problems"] == ["no shared libraries found to check"]
     _elf(aligned / "libgood.so", [(1, 0x10000), (2, 8), (1, 0x10000)])  # PT_DYNAMIC's 8 does not count
     (aligned / "notes.so.txt").write_text("not an ELF file")
-    assert pi.check_page_size([aligned]) == {"check": "16 KiB pages (Pi 5)", "cpu": "–", "libraries": 1,
-                                             "min_alignment": 0x10000, "problems": []}
+    assert pages.check_page_size([aligned]) == {
+        "check": "16 KiB pages (Pi 5)",
+        "cpu": "–",
+        "libraries": 1,
+        "min_alignment": 0x10000,
+        "problems": [],
+    }
     _elf(aligned / "libsmall.so.1", [(1, 0x1000)])
-    assert pi.check_page_size([aligned])["problems"] == ["libsmall.so.1: LOAD segments aligned to 0x1000, below 16 KiB pages"]
+    assert pages.check_page_size([aligned])["problems"] == [
+        "libsmall.so.1: LOAD segments aligned to 0x1000, below 16 KiB pages"
+    ]
 
 
 @pytest.mark.skipif(shutil.which("readelf") is None, reason="binutils' readelf is not installed")
@@ -199,4 +215,4 @@ def test_load_alignments_of_real_libraries_match_readelf():
     for library in libraries:
         listing = subprocess.run(["readelf", "-lW", library], capture_output=True, text=True, check=True).stdout
         expected = [int(line.split()[-1], 16) for line in listing.splitlines() if line.strip().startswith("LOAD")]
-        assert pi.load_alignments(library) == expected and expected, library
+        assert pages.load_alignments(library) == expected and expected, library

@@ -10,7 +10,6 @@ import venv
 from pathlib import Path
 
 import pytest
-
 from conftest import needs_data, run_fmnist
 from photos import write_photo
 from test_runtime import _bad_files
@@ -32,7 +31,7 @@ def test_predict_prints_a_table(photos):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "model.int8.tflite (ai-edge-litert, int8)" in lines[0]
-    for photo, label in zip(photos, ("Ankle boot", "Pullover", "Trouser")):
+    for photo, label in zip(photos, ("Ankle boot", "Pullover", "Trouser"), strict=True):
         row = next(line for line in lines if photo.name in line)
         assert label in row and "%" in row
 
@@ -43,7 +42,8 @@ def test_predict_reports_each_bad_file_and_still_predicts_the_good_ones(photos, 
     assert result.returncode == 2
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(Path(r["file"]).name, r["class"]) for r in records] == [
-        (photos[1].name, "Pullover"), (photos[2].name, "Trouser"),
+        (photos[1].name, "Pullover"),
+        (photos[2].name, "Trouser"),
     ]
     assert len(records[0]["top_k"]) == 3 and records[0]["top_k"][0]["class"] == "Pullover"
     errors = result.stderr.splitlines()
@@ -52,7 +52,9 @@ def test_predict_reports_each_bad_file_and_still_predicts_the_good_ones(photos, 
     for name, words in expected.items():
         if name == "folder.png":  # inside a walked folder: an empty subfolder is not an input
             continue
-        assert sum(line.startswith(f"error: {tmp_path / 'bad' / name}: ") and words in line for line in errors) == 1, name
+        assert sum(line.startswith(f"error: {tmp_path / 'bad' / name}: ") and words in line for line in errors) == 1, (
+            name
+        )
 
 
 def test_predict_reads_idx_and_npy_arrays(real_data, tmp_path):
@@ -63,7 +65,7 @@ def test_predict_reads_idx_and_npy_arrays(real_data, tmp_path):
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["file"] for r in records] == [f"{tmp_path / 'five.npy'}[{i}]" for i in range(5)]
-    assert sum(r["label"] == y for r, y in zip(records, real_data.y_test[:5])) >= 4
+    assert sum(r["label"] == y for r, y in zip(records, real_data.y_test[:5], strict=True)) >= 4
 
 
 def test_bad_model_or_no_inputs_is_one_line(photos, tmp_path):
@@ -85,15 +87,21 @@ def test_evaluate_writes_json_and_plot(tmp_path):
 
 
 @needs_data
-@pytest.mark.parametrize("command", [
-    "import fmnist.runtime",
-    "from fmnist.cli import app; app(['predict', PHOTO, '--model', 'onnx'])",
-    "from fmnist.cli import app; app(['evaluate', 'tflite-int8'])",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "import fmnist.runtime",
+        "from fmnist.cli import app; app(['predict', PHOTO, '--model', 'onnx'])",
+        "from fmnist.cli import app; app(['evaluate', 'tflite-int8'])",
+    ],
+)
 def test_runtime_path_never_imports_tensorflow(photos, command):
-    code = f"import sys\nPHOTO = {str(photos[0])!r}\ntry:\n    {command}\nexcept SystemExit as e:\n    assert not e.code, e.code\n" \
-           f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    code = (
+        f"import sys\nPHOTO = {str(photos[0])!r}\n"
+        f"try:\n    {command}\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
 
@@ -108,10 +116,24 @@ def test_runtime_only_install_predicts(photos, tmp_path):
     env.pop("PYTHONPATH", None)
     subprocess.run([python, "-m", "pip", "install", "--quiet", f"{ROOT}[tflite]"], check=True, env=env, timeout=600)
     for module in ("tensorflow", "keras", "onnxruntime"):
-        found = subprocess.run([python, "-c", f"import {module}"], capture_output=True, cwd=tmp_path)
+        found = subprocess.run([python, "-c", f"import {module}"], check=False, capture_output=True, cwd=tmp_path)
         assert found.returncode != 0, f"{module} was installed"
-    result = subprocess.run([fmnist, "predict", "--json", str(photos[0])], capture_output=True, text=True, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [fmnist, "predict", "--json", str(photos[0])],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["class"] == "Ankle boot"
-    result = subprocess.run([fmnist, "predict", "--model", "onnx", str(photos[0])], capture_output=True, text=True, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [fmnist, "predict", "--model", "onnx", str(photos[0])],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 2 and "pip install 'fmnist[onnx]'" in result.stderr

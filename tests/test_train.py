@@ -11,14 +11,18 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import run_fmnist
 
 pytestmark = pytest.mark.slow
 
 RUN_FILES = {
-    "config.json", "history.json", "metrics.json", "model.keras",
-    "plots/training_curves.png", "plots/confusion_matrix.png", "plots/predictions.png",
+    "config.json",
+    "history.json",
+    "metrics.json",
+    "model.keras",
+    "plots/training_curves.png",
+    "plots/confusion_matrix.png",
+    "plots/predictions.png",
 }
 
 
@@ -27,11 +31,20 @@ def files_of(run_dir) -> set[str]:
 
 
 def test_tiny_run_writes_every_file(tiny_run):
-    run_dir, metrics = tiny_run
+    run_dir, _ = tiny_run
     assert files_of(run_dir) == RUN_FILES  # and no backup left behind
     saved = json.loads((run_dir / "metrics.json").read_text())
-    for key in ("arch", "params", "macs", "epochs", "train_seconds", "test_accuracy",
-                "per_class_accuracy", "confusion_matrix", "seed"):
+    for key in (
+        "arch",
+        "params",
+        "macs",
+        "epochs",
+        "train_seconds",
+        "test_accuracy",
+        "per_class_accuracy",
+        "confusion_matrix",
+        "seed",
+    ):
         assert key in saved
     assert saved["arch"] == "edge" and saved["epochs"] == 2 and saved["seed"] == 0
     assert np.array(saved["confusion_matrix"]).sum() == 10000
@@ -57,7 +70,7 @@ def test_saved_model_obeys_the_contract_and_is_the_one_evaluated(tiny_run, real_
 def test_saved_model_has_the_best_validation_epochs_weights(tiny_run, real_data):
     import keras
 
-    from fmnist.train.pipeline import stratified_split, stratified_subset
+    from fmnist.data import stratified_split, stratified_subset
 
     run_dir, metrics = tiny_run
     history = json.loads((run_dir / "history.json").read_text())
@@ -84,7 +97,7 @@ def test_architectures_and_their_counts():
 
 
 def test_stratified_split_is_seeded_and_balanced():
-    from fmnist.train.pipeline import stratified_split
+    from fmnist.data import stratified_split
 
     y = np.repeat(np.arange(10), 100)
     keep, held = stratified_split(y, 0.1, seed=1)
@@ -98,7 +111,8 @@ def test_finished_run_is_kept_and_a_different_one_refused(tiny_run, tmp_path):
     from rich.console import Console
 
     from fmnist.errors import FmnistError
-    from fmnist.train.trainer import TrainConfig, train
+    from fmnist.train.config import TrainConfig
+    from fmnist.train.trainer import train
 
     run_dir, metrics = tiny_run
     before = (run_dir / "model.keras").read_bytes()
@@ -120,7 +134,8 @@ def test_resume_after_a_crash_loses_no_epoch(real_data, tmp_path):
     import keras
     from rich.console import Console
 
-    from fmnist.train.trainer import TrainConfig, train
+    from fmnist.train.config import TrainConfig
+    from fmnist.train.trainer import train
 
     class Crash(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -151,11 +166,24 @@ def test_resume_after_a_crash_loses_no_epoch(real_data, tmp_path):
 
 
 def test_kill_9_then_the_same_command_resumes(real_data, tmp_path):
-    args = ["train", "--epochs", "4", "--limit", "3000", "--batch-size", "32",
-            "--no-augment", "--runs-dir", str(tmp_path), "--name", "k"]
+    args = [
+        "train",
+        "--epochs",
+        "4",
+        "--limit",
+        "3000",
+        "--batch-size",
+        "32",
+        "--no-augment",
+        "--runs-dir",
+        str(tmp_path),
+        "--name",
+        "k",
+    ]
     backup = tmp_path / "k" / "backup" / "training_metadata.json"
-    proc = subprocess.Popen([sys.executable, "-m", "fmnist", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fmnist", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while not backup.exists() and time.monotonic() < deadline:
         assert proc.poll() is None, "training ended before it could be killed"
@@ -179,12 +207,13 @@ import json, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from rich.console import Console
-from fmnist.train.trainer import TrainConfig, train
+from fmnist.train.config import TrainConfig
+from fmnist.train.trainer import train
 m = train(TrainConfig(epochs=2, limit=2000, batch_size=64, strategy="mirrored"),
           {str(tmp_path / "m")!r}, console=Console(quiet=True))
 print(json.dumps({{"replicas": m["replicas"], "strategy": m["strategy"], "acc": m["test_accuracy"]}}))
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2 and out["strategy"] == "MirroredStrategy"
@@ -196,10 +225,14 @@ def test_mixed_precision_run_stores_a_float32_model(real_data, tmp_path):
     import keras
     from rich.console import Console
 
-    from fmnist.train.trainer import TrainConfig, train
+    from fmnist.train.config import TrainConfig
+    from fmnist.train.trainer import train
 
-    metrics = train(TrainConfig(epochs=1, limit=300, batch_size=50, mixed_precision=True),
-                    tmp_path / "mp", console=Console(quiet=True))
+    metrics = train(
+        TrainConfig(epochs=1, limit=300, batch_size=50, mixed_precision=True),
+        tmp_path / "mp",
+        console=Console(quiet=True),
+    )
     assert metrics["mixed_precision"] is True
     model = keras.models.load_model(tmp_path / "mp" / "model.keras")
     computing = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]

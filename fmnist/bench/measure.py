@@ -7,9 +7,12 @@ cycle through the same images in the same order for every function measured.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+Infer = Callable[[np.ndarray], object]
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,23 @@ class Budget:
     seconds: float = 10.0
 
 
-def _timed_calls(fn, batches, budget: Budget) -> np.ndarray:
+@dataclass(frozen=True)
+class Latency:
+    """Batch-1 latency in µs, and how many calls were timed."""
+
+    p50: float
+    p90: float
+    p99: float
+    min: float
+    max: float
+    calls: int
+
+
+MIN_CALLS = 10
+
+
+def timed_calls(fn: Infer, batches: list[np.ndarray], budget: Budget) -> np.ndarray:
+    """Nanoseconds of each timed call of `fn`, after `budget.warmup` untimed ones."""
     for i in range(budget.warmup):
         fn(batches[i % len(batches)])
     times, deadline = [], time.perf_counter() + budget.seconds
@@ -30,7 +49,7 @@ def _timed_calls(fn, batches, budget: Budget) -> np.ndarray:
         started = time.perf_counter_ns()
         fn(batch)
         times.append(time.perf_counter_ns() - started)
-        if len(times) >= 10 and time.perf_counter() > deadline:
+        if len(times) >= MIN_CALLS and time.perf_counter() > deadline:
             break
     return np.array(times, dtype=np.float64)
 
@@ -38,19 +57,25 @@ def _timed_calls(fn, batches, budget: Budget) -> np.ndarray:
 def batches_of(pixels: np.ndarray, size: int, count: int = 64) -> list[np.ndarray]:
     """Up to `count` consecutive contiguous batches of `size` images, cycling through `pixels`."""
     starts = [(i * size) % max(len(pixels) - size + 1, 1) for i in range(count)]
-    return [np.ascontiguousarray(pixels[s:s + size]) for s in starts]
+    return [np.ascontiguousarray(pixels[s : s + size]) for s in starts]
 
 
-def latency(fn, pixels: np.ndarray, budget: Budget) -> dict:
-    """Batch-1 latency in µs: p50, p90, p99, min, max and the number of timed calls."""
-    times = _timed_calls(fn, batches_of(pixels, 1, 1000), budget) / 1000
+def latency(fn: Infer, pixels: np.ndarray, budget: Budget) -> Latency:
+    """Batch-1 latency of `fn` over the first 1,000 images."""
+    times = timed_calls(fn, batches_of(pixels, 1, 1000), budget) / 1000
     p50, p90, p99 = np.percentile(times, [50, 90, 99])
-    return {"p50": round(p50, 1), "p90": round(p90, 1), "p99": round(p99, 1),
-            "min": round(times.min(), 1), "max": round(times.max(), 1), "calls": len(times)}
+    return Latency(
+        round(float(p50), 1),
+        round(float(p90), 1),
+        round(float(p99), 1),
+        round(float(times.min()), 1),
+        round(float(times.max()), 1),
+        len(times),
+    )
 
 
-def throughput(fn, pixels: np.ndarray, batch: int, budget: Budget) -> float:
+def throughput(fn: Infer, pixels: np.ndarray, batch: int, budget: Budget) -> float:
     """Images per second at this batch size, from the median call time."""
-    scaled = Budget(max(10, budget.iterations // batch), max(2, budget.warmup // batch), budget.seconds)
-    times = _timed_calls(fn, batches_of(pixels, batch), scaled)
-    return round(batch / (np.median(times) / 1e9), 1)
+    scaled = Budget(max(MIN_CALLS, budget.iterations // batch), max(2, budget.warmup // batch), budget.seconds)
+    times = timed_calls(fn, batches_of(pixels, batch), scaled)
+    return round(batch / (float(np.median(times)) / 1e9), 1)

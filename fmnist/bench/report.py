@@ -8,8 +8,7 @@ from pathlib import Path
 
 from fmnist.files import atomic_path, write_json
 
-COLUMNS = ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "p50 µs", "p90 µs",
-           "p99 µs", "min–max µs"]
+COLUMNS = ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "p50 µs", "p90 µs", "p99 µs", "min–max µs"]
 MEASURED = ("µs", "img/s", "cold ms", "RSS MB", "GMAC/s")  # columns an emulator makes meaningless
 
 
@@ -27,7 +26,7 @@ def _warning(report: dict) -> str | None:
     return emulated and f"EMULATED ({emulated}): timings and memory are the emulator's, not the emulated CPU's"
 
 
-def _pct(value, signed=False) -> str:
+def _pct(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "–"
     return f"{100 * value:+.2f} pp" if signed else f"{value:.2%}"
@@ -37,9 +36,16 @@ def cells(row: dict, batches: list[str]) -> list[str]:
     """One row of the table as text, in COLUMNS order, then images/s per batch, cold start, RSS, GMAC/s."""
     lat = row["latency_us"]
     return [
-        row["artifact"], str(row["threads"] or "auto"), f"{row['bytes'] / 1024:,.0f} KiB",
-        _pct(row["accuracy"]), _pct(row["delta_accuracy"], signed=True), _pct(row["agreement"]),
-        f"{lat['p50']:,.1f}", f"{lat['p90']:,.1f}", f"{lat['p99']:,.1f}", f"{lat['min']:,.0f}–{lat['max']:,.0f}",
+        row["artifact"],
+        str(row["threads"] or "auto"),
+        f"{row['bytes'] / 1024:,.0f} KiB",
+        _pct(row["accuracy"]),
+        _pct(row["delta_accuracy"], signed=True),
+        _pct(row["agreement"]),
+        f"{lat['p50']:,.1f}",
+        f"{lat['p90']:,.1f}",
+        f"{lat['p99']:,.1f}",
+        f"{lat['min']:,.0f}–{lat['max']:,.0f}",
         *(f"{row['throughput'][b]:,.0f}" for b in batches),
         "–" if row["cold_start_ms"] is None else f"{row['cold_start_ms']:,.0f}",
         "–" if row["peak_rss_mb"] is None else f"{row['peak_rss_mb']:,.0f}",
@@ -59,11 +65,23 @@ def rich_tables(report: dict) -> list:
     names = headers(batches)
     scored = f" (on {_subset(report)})" if _subset(report) else ""
     parts = [
-        (f"accuracy{scored} against the float model, size, cold start of a fresh process",
-         ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"]),
-        ("speed: batch-1 latency per call; throughput in images/s per batch size",
-         ["artifact", "threads", "p50 µs", "p90 µs", "p99 µs", "min–max µs",
-          *(f"img/s @{b}" for b in batches), "GMAC/s"]),
+        (
+            f"accuracy{scored} against the float model, size, cold start of a fresh process",
+            ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"],
+        ),
+        (
+            "speed: batch-1 latency per call; throughput in images/s per batch size",
+            [
+                "artifact",
+                "threads",
+                "p50 µs",
+                "p90 µs",
+                "p99 µs",
+                "min–max µs",
+                *(f"img/s @{b}" for b in batches),
+                "GMAC/s",
+            ],
+        ),
     ]
     tables = []
     for title, columns in parts:
@@ -71,7 +89,7 @@ def rich_tables(report: dict) -> list:
         for i, name in enumerate(columns):
             table.add_column(_shown(name, emulated), justify="left" if i == 0 else "right", no_wrap=True)
         for row in report["rows"]:
-            values = dict(zip(names, cells(row, batches)))
+            values = dict(zip(names, cells(row, batches), strict=True))
             table.add_row(*(values[c] for c in columns))
         tables.append(table)
     return tables
@@ -81,18 +99,25 @@ def markdown(report: dict) -> str:
     batches, machine = report["settings"]["batches"], report["machine"]
     shown = [_shown(name, machine.get("emulated")) for name in headers(batches)]
     lines = [
-        "# fmnist bench", "",
+        "# fmnist bench",
+        "",
         *([f"**{_warning(report)}.**", ""] if machine.get("emulated") else []),
         f"{machine['cpu']}, {machine['cores']} cores, {machine['os']}, Python {machine['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in machine["packages"].items()), "",
-        f"Command: `{report['command']}`  ", f"Date: {report['date']}", "",
+        + ", ".join(f"{k} {v}" for k, v in machine["packages"].items()),
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Date: {report['date']}",
+        "",
         "| " + " | ".join(shown) + " |",
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers(batches)))) + "|",
     ]
     lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in report["rows"]]
     subset = f"Accuracy on {_subset(report)}. " if _subset(report) else ""
-    lines += ["", subset + "Δ acc and agreement are against each model's float reference "
-              "(the Keras model when measured, else its float artifact). Method: benchmarks/README.md."]
+    lines += [
+        "",
+        subset + "Δ acc and agreement are against each model's float reference "
+        "(the Keras model when measured, else its float artifact). Method: benchmarks/README.md.",
+    ]
     lines += [f"- {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"
 
@@ -101,13 +126,34 @@ def flat_csv(report: dict) -> str:
     batches = report["settings"]["batches"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    keys = ["artifact", "file", "format", "precision", "threads", "bytes", "accuracy", "delta_accuracy",
-            "agreement", "cold_start_ms", "peak_rss_mb", "macs", "gmacs"]
-    writer.writerow(keys + [f"latency_us_{k}" for k in ("p50", "p90", "p99", "min", "max")]
-                    + [f"images_per_s_batch_{b}" for b in batches] + ["emulated"])
+    keys = [
+        "artifact",
+        "file",
+        "format",
+        "precision",
+        "threads",
+        "bytes",
+        "accuracy",
+        "delta_accuracy",
+        "agreement",
+        "cold_start_ms",
+        "peak_rss_mb",
+        "macs",
+        "gmacs",
+    ]
+    writer.writerow(
+        keys
+        + [f"latency_us_{k}" for k in ("p50", "p90", "p99", "min", "max")]
+        + [f"images_per_s_batch_{b}" for b in batches]
+        + ["emulated"]
+    )
     for row in report["rows"]:
-        writer.writerow([row[k] for k in keys] + [row["latency_us"][k] for k in ("p50", "p90", "p99", "min", "max")]
-                        + [row["throughput"][b] for b in batches] + [report["machine"].get("emulated") or ""])
+        writer.writerow(
+            [row[k] for k in keys]
+            + [row["latency_us"][k] for k in ("p50", "p90", "p99", "min", "max")]
+            + [row["throughput"][b] for b in batches]
+            + [report["machine"].get("emulated") or ""]
+        )
     return buffer.getvalue()
 
 

@@ -5,47 +5,51 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from fmnist.export.contract import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
-from fmnist.runtime.backends import METADATA_KEY
+from fmnist import contract
+from fmnist.export.options import CalibrationMethod, Job
 
 
-
-def _finish(model, meta: dict):
+def _finish(model: Any, meta: dict) -> Any:
     """Name the output, pin the IR version to the oldest its opsets allow, attach metadata."""
     import onnx
 
     (output,) = model.graph.output
-    if output.name != OUTPUT_NAME:
+    if output.name != contract.OUTPUT_NAME:
         for node in model.graph.node:
-            node.output[:] = [OUTPUT_NAME if o == output.name else o for o in node.output]
-        output.name = OUTPUT_NAME
+            node.output[:] = [contract.OUTPUT_NAME if o == output.name else o for o in node.output]
+        output.name = contract.OUTPUT_NAME
     opsets = [onnx.helper.make_opsetid(o.domain, o.version) for o in model.opset_import]
     model.ir_version = onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     del model.metadata_props[:]
-    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
+    onnx.helper.set_model_props(model, {contract.METADATA_KEY: json.dumps(meta)})
     model.producer_name = "fmnist"
     return model
 
 
-def to_onnx(keras_model, path: Path, meta: dict, opset: int = DEFAULT_OPSET) -> None:
-    """Convert through a `tf.function` with an input signature (`from_keras` breaks on Keras 3)."""
+def _save(model: Any, path: Path) -> None:
     import onnx
+
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
+def to_onnx(job: Job) -> None:
+    """Convert through a `tf.function` with an input signature (`from_keras` breaks on Keras 3)."""
     import tensorflow as tf
     import tf2onnx
 
-    signature = [tf.TensorSpec([None, 28, 28, 1], tf.uint8, name=INPUT_NAME)]
+    signature = [tf.TensorSpec([None, *contract.INPUT_SHAPE], tf.uint8, name=contract.INPUT_NAME)]
 
     @tf.function(input_signature=signature)
-    def forward(pixels):
-        return keras_model(pixels, training=False)
+    def forward(pixels: Any) -> Any:
+        return job.model(pixels, training=False)
 
-    model, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset)
-    model = _finish(model, meta)
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
+    model, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=job.options.opset)
+    _save(_finish(model, job.metadata), job.target)
 
 
 class _Reader:
@@ -55,40 +59,38 @@ class _Reader:
         self.batches = [images[i : i + batch] for i in range(0, len(images), batch)]
         self.position = 0
 
-    def get_next(self):
+    def get_next(self) -> dict | None:
         if self.position == len(self.batches):
             return None
         self.position += 1
-        return {INPUT_NAME: self.batches[self.position - 1]}
+        return {contract.INPUT_NAME: self.batches[self.position - 1]}
 
-    def rewind(self):
+    def rewind(self) -> None:
         self.position = 0
 
 
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
-
-
-def quantize_onnx(
-    float_path: Path, path: Path, images: np.ndarray, meta: dict,
-    method: str = "minmax",
-) -> None:
-    """Static int8 QDQ quantisation with per-channel weights, calibrated on `images`."""
+def quantize(job: Job) -> None:
+    """Static int8 QDQ quantisation of the float ONNX model, per-channel weights, calibrated on the job's images."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
+    from onnxruntime.quantization import CalibrationMethod as Method
+    from onnxruntime.quantization import QuantFormat, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    assert job.source is not None and job.calibration is not None  # the registry gives both
     methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "entropy": CalibrationMethod.Entropy,
-        "percentile": CalibrationMethod.Percentile,
+        CalibrationMethod.minmax: Method.MinMax,
+        CalibrationMethod.entropy: Method.Entropy,
+        CalibrationMethod.percentile: Method.Percentile,
     }
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(float_path), str(prepared))
+        quant_pre_process(str(job.source), str(prepared))
         quantize_static(
-            str(prepared), str(path), _Reader(images),
-            quant_format=QuantFormat.QDQ, per_channel=True, calibrate_method=methods[method],
+            str(prepared),
+            str(job.target),
+            _Reader(job.calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            calibrate_method=methods[job.options.calibration_method],
         )
-    model = _finish(onnx.load(str(path)), meta)  # the quantiser drops metadata_props
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
+    _save(_finish(onnx.load(str(job.target)), job.metadata), job.target)  # the quantiser drops metadata_props

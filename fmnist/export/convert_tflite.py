@@ -5,19 +5,22 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
+import warnings
+from typing import Any
 
 import numpy as np
 
-from fmnist.runtime.backends import METADATA_KEY
+from fmnist import contract
+from fmnist.export.options import Job
 
 
-def _convert(converter) -> bytes:
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the serving signature
-        return converter.convert()
+def _convert(converter: Any) -> bytes:
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")  # scale 1 is meant
+        return converter.convert()  # Keras prints the serving signature to stdout
 
 
-def _converter(keras_model):
+def _converter(keras_model: Any) -> Any:
     """A converter of the frozen model (a concrete function would keep resource variables)."""
     import tensorflow as tf
 
@@ -34,20 +37,20 @@ def with_metadata(flatbuffer: bytes, meta: dict) -> bytes:
     buffer.data = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     model.buffers.append(buffer)
     entry = schema.MetadataT()
-    entry.name = METADATA_KEY
+    entry.name = contract.METADATA_KEY
     entry.buffer = len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_KEY.encode()] + [entry]
+    model.metadata = [m for m in (model.metadata or []) if m.name != contract.METADATA_KEY.encode()] + [entry]
     builder = flatbuffers.Builder(len(flatbuffer) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 
 
-def to_tflite(keras_model, path: Path, meta: dict) -> None:
+def to_tflite(job: Job) -> None:
     """Float32 TFLite; the uint8 → float normalisation stays inside the graph."""
-    path.write_bytes(with_metadata(_convert(_converter(keras_model)), meta))
+    job.target.write_bytes(with_metadata(_convert(_converter(job.model)), job.metadata))
 
 
-def _float_input_twin(keras_model):
+def _float_input_twin(keras_model: Any) -> Any:
     """The same model and weights with a float32 input (still 0..255 pixels).
 
     Calibrated on 0..255, the converter gives the int8 model a uint8 input with scale 1 and
@@ -55,21 +58,22 @@ def _float_input_twin(keras_model):
     """
     import keras
 
-    pixels = keras.Input((28, 28, 1), dtype="float32", name=keras_model.inputs[0].name)
+    pixels = keras.Input(contract.INPUT_SHAPE, dtype="float32", name=keras_model.inputs[0].name)
     twin = keras.models.clone_model(keras_model, input_tensors=pixels)
     twin.set_weights(keras_model.get_weights())
     return twin
 
 
-def to_tflite_int8(keras_model, path: Path, images: np.ndarray, meta: dict) -> None:
-    """Full-integer TFLite (TFLITE_BUILTINS_INT8 only), calibrated on `images`."""
+def to_tflite_int8(job: Job) -> None:
+    """Full-integer TFLite (TFLITE_BUILTINS_INT8 only), calibrated on the job's images."""
     import tensorflow as tf
 
-    converter = _converter(_float_input_twin(keras_model))
+    assert job.calibration is not None  # the registry marks int8 formats as calibrated
+    converter = _converter(_float_input_twin(job.model))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    samples = images.astype(np.float32)
+    samples = job.calibration.astype(np.float32)
     converter.representative_dataset = lambda: ([image[None]] for image in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
     converter.inference_output_type = tf.int8
-    path.write_bytes(with_metadata(_convert(converter), meta))
+    job.target.write_bytes(with_metadata(_convert(converter), job.metadata))

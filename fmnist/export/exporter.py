@@ -1,64 +1,37 @@
 """`fmnist export`: convert, calibrate and verify each format, then publish all at once.
 
 Artifacts are built and verified in a hidden staging folder inside the output folder; only
-when every requested artifact has passed its gate are they renamed into place, followed by
+when every requested artifact has passed its limits are they renamed into place, followed by
 `manifest.json`. A failed or killed export leaves the previous artifacts and manifest as
-they were.
+they were. What each format is, how it is made and how far it may stray from the Keras
+model comes from the format registry (`fmnist.formats`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from fmnist import CLASS_NAMES, CONTRACT_VERSION, __version__, data
+from fmnist import __version__, contract, data, formats
 from fmnist.errors import FmnistError
-from fmnist.export import contract
-from fmnist.export.validate import Gates, verify
+from fmnist.export.options import CALIBRATION_SEED, ExportOptions, Job
+from fmnist.export.validate import verify
 from fmnist.files import sha256_file, write_json
-from fmnist.runtime.classifier import ARTIFACTS
+from fmnist.formats import Format
 
-
-@dataclass(frozen=True)
-class Format:
-    file: str
-    runtime: str
-    precision: str
-
-
-FORMATS = {  # in build order: the float ONNX model before its int8 copy
-    "onnx": Format(ARTIFACTS["onnx"], "onnx", "float32"),
-    "onnx-int8": Format(ARTIFACTS["onnx-int8"], "onnx", "int8"),
-    "tflite": Format(ARTIFACTS["tflite"], "tflite", "float32"),
-    "tflite-int8": Format(ARTIFACTS["tflite-int8"], "tflite", "int8"),
-}
-CALIBRATION_SEED = 0
-
-
-def check_options(formats: list[str], calibration_method: str) -> list[str]:
-    """Expand `all` and comma lists; refuse unknown formats or calibration methods."""
-    from fmnist.export.convert_onnx import CALIBRATION_METHODS
-
-    names = [f.strip() for value in formats for f in value.split(",") if f.strip()]
-    unknown = [f for f in names if f not in FORMATS and f != "all"]
-    if unknown or not names:
-        raise FmnistError(
-            f"unknown format {(unknown or [''])[0]!r}; choose from {', '.join(FORMATS)} or all"
-        )
-    if calibration_method not in CALIBRATION_METHODS:
-        raise FmnistError(
-            f"unknown calibration method {calibration_method!r}; choose {', '.join(CALIBRATION_METHODS)}"
-        )
-    # in FORMATS order: the float ONNX model is built before its int8 copy needs it
-    return [f for f in FORMATS if f in names or "all" in names]
+TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy")
 
 
 def resolve_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
@@ -79,27 +52,32 @@ def resolve_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
     return given
 
 
-def load_keras(path: Path):
-    """Load a .keras file with safe_mode on and check it is a Fashion-MNIST classifier."""
+def load_keras(path: Path) -> Any:
+    """Load a .keras file with safe_mode on and check that it keeps the model contract."""
     import keras
 
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many kinds for a bad file
+    except Exception as exc:  # noqa: BLE001 -- Keras raises many kinds for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FmnistError(f"{path}: not a loadable Keras model ({first})") from None
-    contract.check_classifier(model, path)
+    dtype = getattr(model.inputs[0], "dtype", "unknown") if model.inputs else "unknown"
+    contract.check_signature(
+        path,
+        len(model.inputs),
+        len(model.outputs),
+        str(dtype),
+        model.inputs[0].shape if model.inputs else (),
+        model.outputs[0].shape if model.outputs else (),
+    )
     return model
 
 
 def tool_versions() -> dict:
-    names = ["tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy"]
     versions = {"fmnist": __version__}
-    for name in names:
-        try:
+    for name in TOOLS:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            pass
     return versions
 
 
@@ -116,9 +94,7 @@ def training_record(model_path: Path) -> dict:
 
 def calibration_images(dataset: data.Dataset, size: int) -> np.ndarray:
     """`size` training images, every class in proportion, chosen by a fixed seed."""
-    from fmnist.train.pipeline import stratified_subset
-
-    chosen = stratified_subset(dataset.y_train, size, CALIBRATION_SEED)
+    chosen = data.stratified_subset(dataset.y_train, size, CALIBRATION_SEED)
     return dataset.x_train[chosen][..., None]
 
 
@@ -134,33 +110,73 @@ def _previous_entries(out_dir: Path, source_sha256: str) -> dict:
     if old.get("source", {}).get("sha256") != source_sha256:
         return {}
     return {
-        name: entry for name, entry in old.get("artifacts", {}).items()
-        if (out_dir / entry["file"]).is_file()
-        and sha256_file(out_dir / entry["file"]) == entry["sha256"]
+        name: entry
+        for name, entry in old.get("artifacts", {}).items()
+        if (out_dir / entry["file"]).is_file() and sha256_file(out_dir / entry["file"]) == entry["sha256"]
+    }
+
+
+def _converter(fmt: Format) -> Callable[[Job], None]:
+    module, function = fmt.converter.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _entry(fmt: Format, target: Path, seconds: float, verified: dict, limits: formats.Limits, job: Job) -> dict:
+    options = job.options
+    entry = {
+        "file": fmt.file,
+        "format": fmt.family,
+        "precision": fmt.precision,
+        "bytes": target.stat().st_size,
+        "sha256": sha256_file(target),
+        "export_seconds": round(seconds, 2),
+        "verified": verified,
+        "limits": {k: v for k, v in dataclasses.asdict(limits).items() if v is not None},
+    }
+    if fmt.family == "onnx":
+        entry["opset"] = options.opset
+    if job.calibration is not None:
+        method = options.calibration_method.value if fmt.family == "onnx" else "minmax"
+        entry["calibration"] = {"images": len(job.calibration), "method": method, "seed": CALIBRATION_SEED}
+    return entry
+
+
+def _manifest(
+    model_path: Path, source_sha256: str, reference_accuracy: float, artifacts: dict, command: str | None
+) -> dict:
+    return {
+        "contract": contract.VERSION,
+        "class_names": list(contract.CLASS_NAMES),
+        "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", *contract.INPUT_SHAPE]},
+        "output": {"name": contract.OUTPUT_NAME, "dtype": "float32", "shape": ["N", contract.NUM_CLASSES]},
+        "source": {
+            "path": str(model_path),
+            "sha256": source_sha256,
+            "test_accuracy": reference_accuracy,
+            **training_record(model_path),
+        },
+        "tools": tool_versions(),
+        "command": command,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "artifacts": {name: artifacts[name] for name in formats.FORMATS if name in artifacts},
     }
 
 
 def export(
     model_path: Path,
-    formats: list[str],
+    wanted: Iterable[str],
     out_dir: Path,
+    options: ExportOptions = ExportOptions(),
     *,
-    calibration_size: int = 512,
-    calibration_method: str = "minmax",
-    opset: int | None = None,
     data_dir: Path | None = None,
-    gates: Gates = Gates(),
-    progress=None,
+    progress: Callable[[str], None] | None = None,
     command: str | None = None,
 ) -> dict:
-    """Export `model_path` to each of `formats` in `out_dir`; return the manifest."""
-    from fmnist.export import convert_onnx, convert_tflite
-
-    formats = check_options(formats, calibration_method)
+    """Export `model_path` to each format named in `wanted` into `out_dir`; return the manifest."""
+    asked = formats.select(wanted)
     dataset = data.load(data_dir)
     model = load_keras(model_path)
     source_sha256 = sha256_file(model_path)
-    opset = opset or contract.DEFAULT_OPSET
     step = progress or (lambda description: None)
 
     step("reference: Keras float model on the test set")
@@ -168,8 +184,8 @@ def export(
     reference = model.predict(pixels, batch_size=1000, verbose=0)
     reference_accuracy = float((reference.argmax(1) == dataset.y_test).mean())
     calibration = None
-    if any(FORMATS[f].precision == "int8" for f in formats):
-        calibration = calibration_images(dataset, calibration_size)
+    if any(f.calibrated for f in asked):
+        calibration = calibration_images(dataset, options.calibration_size)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".export-*"):  # left by an export that was killed
@@ -179,50 +195,30 @@ def export(
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
         entries = {}
-        for name in formats:
-            fmt = FORMATS[name]
-            target = staging / fmt.file
-            meta = contract.metadata(source_sha256, fmt.precision)
+        for fmt in formats.build_order(asked):
+            job = Job(
+                model,
+                staging / fmt.file,
+                contract.metadata(source_sha256, fmt.precision),
+                options,
+                calibration if fmt.calibrated else None,
+                staging / formats.FORMATS[fmt.source].file if fmt.source else None,
+            )
+            images = f" ({len(job.calibration)} calibration images)" if job.calibration is not None else ""
+            step(f"{fmt.name}: {fmt.how}{images}")
             started = time.perf_counter()
-            if fmt.runtime == "onnx" and not (staging / "model.onnx").exists():
-                step("onnx: convert with tf2onnx")
-                convert_onnx.to_onnx(model, staging / "model.onnx", contract.metadata(source_sha256, "float32"), opset)
-            if name == "onnx-int8":
-                step(f"onnx-int8: calibrate on {len(calibration)} images ({calibration_method}) and quantise")
-                convert_onnx.quantize_onnx(staging / "model.onnx", target, calibration, meta, calibration_method)
-            elif name == "tflite":
-                step("tflite: convert")
-                convert_tflite.to_tflite(model, target, meta)
-            elif name == "tflite-int8":
-                step(f"tflite-int8: calibrate on {len(calibration)} images and convert")
-                convert_tflite.to_tflite_int8(model, target, calibration, meta)
+            _converter(fmt)(job)
             seconds = time.perf_counter() - started
-            step(f"{name}: verify on {len(pixels)} test images")
-            verified = verify(target, fmt.precision, reference, pixels, dataset.y_test, gates)
-            entries[name] = {
-                "file": fmt.file, "format": fmt.runtime, "precision": fmt.precision,
-                "bytes": target.stat().st_size, "sha256": sha256_file(target),
-                "export_seconds": round(seconds, 2), "verified": verified,
-                **({"opset": opset} if fmt.runtime == "onnx" else {}),
-                **({"calibration": {"images": len(calibration), "method": calibration_method
-                                    if fmt.runtime == "onnx" else "minmax", "seed": CALIBRATION_SEED}}
-                   if fmt.precision == "int8" else {}),
-            }
+            if fmt not in asked:  # made only as the source of another format
+                continue
+            step(f"{fmt.name}: verify on {len(pixels):,} test images")
+            limits = fmt.limits.overridden(options.limits)
+            verified = verify(job.target, limits, reference, pixels, dataset.y_test)
+            entries[fmt.name] = _entry(fmt, job.target, seconds, verified, limits, job)
         artifacts = {**_previous_entries(out_dir, source_sha256), **entries}
-        manifest = {
-            "contract": CONTRACT_VERSION,
-            "class_names": list(CLASS_NAMES),
-            "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", 28, 28, 1]},
-            "output": {"name": contract.OUTPUT_NAME, "dtype": "float32", "shape": ["N", 10]},
-            "source": {"path": str(model_path), "sha256": source_sha256,
-                       "test_accuracy": reference_accuracy, **training_record(model_path)},
-            "tools": tool_versions(),
-            "command": command,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "artifacts": {name: artifacts[name] for name in FORMATS if name in artifacts},
-        }
+        manifest = _manifest(model_path, source_sha256, reference_accuracy, artifacts, command)
         for name in entries:  # every artifact passed: publish them, then the manifest
-            os.replace(staging / FORMATS[name].file, out_dir / FORMATS[name].file)
+            os.replace(staging / formats.FORMATS[name].file, out_dir / formats.FORMATS[name].file)
         write_json(out_dir / "manifest.json", manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fmnist.errors import FmnistError
+from fmnist.errors import VerificationError
+from fmnist.formats import Limits
 from fmnist.metrics import confusion_matrix, per_class_accuracy
 from fmnist.runtime.backends import open_backend
-
-
-class VerificationError(FmnistError):
-    """An artifact disagrees with the float model beyond its gate; it is not published."""
-
-
-@dataclass(frozen=True)
-class Gates:
-    min_float_agreement: float = 0.999  # top-1 agreement of float artifacts with Keras
-    max_float_logit_delta: float = 1e-3  # max |Δ logit| of float artifacts
-    max_int8_accuracy_drop: float = 0.005  # accuracy lost by int8 artifacts (fraction)
 
 
 def run_artifact(path: Path, pixels: np.ndarray, batch: int = 1000) -> np.ndarray:
@@ -45,26 +34,28 @@ def compare(logits: np.ndarray, reference: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
-def verify(path: Path, precision: str, reference: np.ndarray, pixels: np.ndarray, y: np.ndarray,
-           gates: Gates = Gates()) -> dict:
-    """Compare an artifact with the reference logits; raise `VerificationError` past its gate."""
-    result = compare(run_artifact(path, pixels), reference, y)
-    if precision == "float32":
-        if result["agreement"] < gates.min_float_agreement:
-            raise VerificationError(
-                f"{path.name}: top-1 agreement with the Keras model is {result['agreement']:.2%}, "
-                f"below the {gates.min_float_agreement:.1%} gate"
-            )
-        if result["max_abs_logit_delta"] > gates.max_float_logit_delta:
-            raise VerificationError(
-                f"{path.name}: logits differ from the Keras model by up to "
-                f"{result['max_abs_logit_delta']:.2g}, above the {gates.max_float_logit_delta:g} gate"
-            )
-    elif -result["delta_accuracy"] > gates.max_int8_accuracy_drop:
+def check(name: str, result: dict, limits: Limits) -> None:
+    """Raise `VerificationError` naming the first limit that `result` breaks."""
+    if limits.min_agreement is not None and result["agreement"] < limits.min_agreement:
         raise VerificationError(
-            f"{path.name}: int8 accuracy {result['accuracy']:.2%} is "
-            f"{-100 * result['delta_accuracy']:.2f} points below the float model's "
-            f"{result['reference_accuracy']:.2%} (gate: {100 * gates.max_int8_accuracy_drop:.1f}); "
-            "try --calibration-method or a larger --calibration-size"
+            f"{name}: top-1 agreement with the Keras model is {result['agreement']:.2%}, "
+            f"below the {limits.min_agreement:.1%} limit (--min-agreement)"
         )
+    if limits.max_logit_delta is not None and result["max_abs_logit_delta"] > limits.max_logit_delta:
+        raise VerificationError(
+            f"{name}: logits differ from the Keras model by up to {result['max_abs_logit_delta']:.2g}, "
+            f"above the {limits.max_logit_delta:g} limit (--max-logit-delta)"
+        )
+    if limits.max_accuracy_drop is not None and -result["delta_accuracy"] > limits.max_accuracy_drop:
+        raise VerificationError(
+            f"{name}: accuracy {result['accuracy']:.2%} is {-100 * result['delta_accuracy']:.2f} points below "
+            f"the float model's {result['reference_accuracy']:.2%} (limit: {100 * limits.max_accuracy_drop:.1f}, "
+            "--max-accuracy-drop); try --calibration-method or a larger --calibration-size"
+        )
+
+
+def verify(path: Path, limits: Limits, reference: np.ndarray, pixels: np.ndarray, y: np.ndarray) -> dict:
+    """Compare an artifact with the reference logits; raise `VerificationError` past its limits."""
+    result = compare(run_artifact(path, pixels), reference, y)
+    check(path.name, result, limits)
     return result

@@ -8,35 +8,31 @@ safe to call from several threads at once.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-from fmnist.errors import FmnistError
-
-METADATA_KEY = "fmnist"  # ONNX metadata_props key / TFLite metadata name, holding JSON
-
-
-class ContractError(FmnistError):
-    """The artifact does not take uint8 [N,28,28,1] pixels and return [N,10] logits."""
+from fmnist import contract, formats
+from fmnist.errors import FmnistError, MissingExtra
 
 
-def _check_contract(path: Path, inputs: int, outputs: int, shape, dtype: str, out_shape) -> None:
-    if inputs != 1 or outputs != 1:
-        raise ContractError(
-            f"{path}: has {inputs} inputs and {outputs} outputs; an fmnist model has one of each"
-        )
-    if dtype != "uint8" or list(shape)[1:] != [28, 28, 1] or list(out_shape)[-1:] != [10]:
-        shape, out_shape = (", ".join(str(d) if isinstance(d, int) and d >= 0 else "N" for d in dims)
-                            for dims in (shape, out_shape))
-        raise ContractError(
-            f"{path}: takes {dtype} [{shape}] and returns [{out_shape}]; an fmnist model "
-            "takes uint8 [N, 28, 28, 1] pixels and returns [N, 10] logits"
-        )
+class Backend(Protocol):
+    """What the runtime needs of a model file, whatever runs it."""
+
+    path: Path
+    runtime: str  # the package that runs it: onnxruntime, ai-edge-litert or tflite-runtime
+    metadata: dict | None  # the fmnist metadata inside the file; None where it cannot be read here
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        """float32 logits [N, 10] of uint8 pixels [N, 28, 28, 1]."""
+        ...
 
 
 class OnnxBackend:
@@ -45,59 +41,53 @@ class OnnxBackend:
     runtime = "onnxruntime"
 
     def __init__(self, path: str | Path, threads: int | None = None):
+        self.path = Path(path)
         try:
             import onnxruntime as ort
-        except ImportError:
-            raise FmnistError(f"{path}: running .onnx models needs onnxruntime: pip install 'fmnist[onnx]'") from None
+        except ImportError as exc:
+            raise MissingExtra(f"{self.path}: running .onnx models", exc.name, "onnx") from None
 
-        self.path = Path(path)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own untyped errors
             raise FmnistError(f"{self.path}: not a loadable ONNX model ({exc})") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        inp, out = inputs[0], outputs[0]
-        dtype = inp.type.removeprefix("tensor(").removesuffix(")")
-        shape = [d if isinstance(d, int) else -1 for d in inp.shape]
-        _check_contract(self.path, len(inputs), len(outputs), shape, dtype, out.shape)
-        self.input_name, self.output_name = inp.name, out.name
-        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        self.metadata = json.loads(raw) if raw else {}
+        dtype = inputs[0].type.removeprefix("tensor(").removesuffix(")")
+        contract.check_signature(self.path, len(inputs), len(outputs), dtype, inputs[0].shape, outputs[0].shape)
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        raw = self.session.get_modelmeta().custom_metadata_map.get(contract.METADATA_KEY)
+        self.metadata: dict | None = json.loads(raw) if raw else {}
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         return self.session.run([self.output_name], {self.input_name: pixels})[0]
 
 
-def _tflite_interpreter():
+def _tflite_interpreter() -> type[Any] | None:
     """ai-edge-litert's Interpreter class, or tflite-runtime's where only that is installed."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
+    for module in formats.RUNTIMES["tflite"].modules:
         try:
-            from tflite_runtime.interpreter import Interpreter
+            return importlib.import_module(f"{module}.interpreter").Interpreter
         except ImportError:
-            return None
-    return Interpreter
+            continue
+    return None
 
 
 class LiteRTBackend:
     """ai-edge-litert's interpreter (or tflite-runtime's); one invocation at a time."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        Interpreter = _tflite_interpreter()
-        if Interpreter is None:
-            raise FmnistError(f"{path}: running .tflite models needs LiteRT: pip install 'fmnist[tflite]'")
-        self.runtime = Interpreter.__module__.split(".")[0].replace("_", "-")
         self.path = Path(path)
+        interpreter = _tflite_interpreter()
+        if interpreter is None:
+            raise MissingExtra(f"{self.path}: running .tflite models", "LiteRT", "tflite")
+        self.runtime = interpreter.__module__.split(".")[0].replace("_", "-")
         try:
             with _quiet_stderr():  # LiteRT logs an INFO line when it applies XNNPACK
-                self.interpreter = Interpreter(
+                self.interpreter = interpreter(
                     model_path=str(self.path), **({"num_threads": threads} if threads else {})
                 )
                 self.interpreter.allocate_tensors()
@@ -105,12 +95,13 @@ class LiteRTBackend:
             raise FmnistError(f"{self.path}: not a loadable TFLite model ({exc})") from None
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         inp, out = inputs[0], outputs[0]
-        _check_contract(self.path, len(inputs), len(outputs), inp["shape_signature"],
-                        np.dtype(inp["dtype"]).name, out["shape"])
+        contract.check_signature(
+            self.path, len(inputs), len(outputs), np.dtype(inp["dtype"]).name, inp["shape_signature"], out["shape"]
+        )
         self.input_index, self.output_index = inp["index"], out["index"]
         self.output_quantisation = out["quantization"]  # (scale, zero_point); (0.0, 0) if float
         self.metadata = read_tflite_metadata(self.path.read_bytes())
-        self._batch = None
+        self._batch: int | None = None
         self._lock = threading.Lock()  # an interpreter holds one set of tensors
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
@@ -129,7 +120,7 @@ class LiteRTBackend:
 
 
 @contextmanager
-def _quiet_stderr():
+def _quiet_stderr() -> Iterator[None]:
     """Silence native code writing to file descriptor 2 (Python exceptions still raise)."""
     saved = os.dup(2)
     try:
@@ -152,17 +143,18 @@ def read_tflite_metadata(flatbuffer: bytes) -> dict | None:
     model = schema.Model.GetRootAs(flatbuffer, 0)
     for i in range(model.MetadataLength()):
         entry = model.Metadata(i)
-        if entry.Name() and entry.Name().decode() == METADATA_KEY:
+        if entry.Name() and entry.Name().decode() == contract.METADATA_KEY:
             return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
     return {}
 
 
-def open_backend(path: str | Path, threads: int | None = None):
-    """The backend for a file, chosen by its suffix."""
+# by format family (formats.RUNTIMES)
+BACKENDS: dict[str, Callable[[Path, int | None], Backend]] = {"onnx": OnnxBackend, "tflite": LiteRTBackend}
+
+
+def open_backend(path: str | Path, threads: int | None = None) -> Backend:
+    """The backend for a model file, chosen by its family (its suffix)."""
     path = Path(path)
     if not path.is_file():
         raise FmnistError(f"{path}: no such model file")
-    backends = {".onnx": OnnxBackend, ".tflite": LiteRTBackend}
-    if path.suffix not in backends:
-        raise FmnistError(f"{path}: unknown model format; expected .onnx or .tflite")
-    return backends[path.suffix](path, threads)
+    return BACKENDS[formats.family_of(path)](path, threads)

@@ -3,65 +3,61 @@
     clf = Classifier.load()                     # the shipped int8 model
     clf = Classifier.load("runs/edge/export")   # the best artifact of an export folder
     labels = clf.predict(pixels)                # uint8 [N,28,28,1], [N,28,28] or [28,28]
+
+The artifact's runtime comes from its format (`fmnist.formats`), never from TensorFlow.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fmnist import CONTRACT_VERSION
+from fmnist import contract, formats
 from fmnist.errors import FmnistError
 from fmnist.files import sha256_file
-from fmnist.runtime.backends import ContractError, open_backend
+from fmnist.runtime.backends import open_backend
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
 CHUNK = 1024  # images per backend call: bounds the memory of a large input
 
-# Artifact files by format name, in the order a folder's artifact is chosen when none is named.
-ARTIFACTS = {
-    "tflite-int8": "model.int8.tflite",
-    "onnx-int8": "model.int8.onnx",
-    "onnx": "model.onnx",
-    "tflite": "model.tflite",
-}
-
-
-def _installed(runtime: str) -> bool:
-    modules = {"tflite": ("ai_edge_litert", "tflite_runtime"), "onnx": ("onnxruntime",)}[runtime]
-    return any(importlib.util.find_spec(m) for m in modules)
-
 
 def resolve(model: str | Path | None = None) -> Path:
-    """The artifact file meant by `model`: a .onnx/.tflite file, an export folder (its best
-    artifact for the runtimes installed), a format name of the shipped model, or None (the
-    shipped model)."""
-    if model is None or (str(model) in ARTIFACTS and not Path(model).exists()):
-        folder, wanted = DEFAULT_MODEL_DIR, None if model is None else str(model)
+    """The artifact file meant by `model`: a .onnx/.tflite file, an export folder (its preferred
+    artifact that an installed runtime can run), a format name of the shipped model, or None
+    (the shipped model)."""
+    if model is None or (str(model) in formats.FORMATS and not Path(model).exists()):
+        folder, wanted = DEFAULT_MODEL_DIR, None if model is None else formats.FORMATS[str(model)]
     else:
         folder, wanted = Path(model), None
         if not folder.is_dir():
             if not folder.exists():
-                raise FmnistError(
-                    f"{model}: no such model file or folder (or format name: {', '.join(ARTIFACTS)})"
-                )
+                raise FmnistError(f"{model}: no such model file or folder (or format name: {formats.names()})")
             return folder
-    present = {name: folder / f for name, f in ARTIFACTS.items() if (folder / f).is_file()}
+    present = sorted((f for f in formats.FORMATS.values() if (folder / f.file).is_file()), key=lambda f: f.preference)
     if wanted:
         if wanted not in present:
-            raise FmnistError(f"the shipped model has no {wanted} artifact; it has {', '.join(present)}")
-        return present[wanted]
+            raise FmnistError(
+                f"the shipped model has no {wanted.name} artifact; it has {', '.join(f.name for f in present)}"
+            )
+        return folder / wanted.file
     if not present:
-        raise FmnistError(f"{folder}: no model.onnx, model.tflite or int8 variant in this folder")
-    runnable = [path for name, path in present.items() if _installed(name.split("-")[0])]
-    if not runnable:
         raise FmnistError(
-            f"{folder}: no runtime installed for its models; pip install 'fmnist[tflite]' or 'fmnist[onnx]'"
+            f"{folder}: no model file of any format ({', '.join(f.file for f in formats.FORMATS.values())})"
         )
-    return runnable[0]
+    runnable = [f for f in present if formats.installed(f.family)]
+    if not runnable:
+        needed = {f.runtime for f in present}
+        raise FmnistError(
+            f"{folder}: no runtime installed for its models; "
+            + " or ".join(f"pip install 'fmnist[{r.extra}]' ({r.name})" for r in needed)
+        )
+    return folder / runnable[0].file
 
 
 def manifest_entry(path: Path) -> dict:
@@ -79,7 +75,7 @@ def manifest_entry(path: Path) -> dict:
     return {}
 
 
-def as_pixels(pixels) -> np.ndarray:
+def as_pixels(pixels: npt.ArrayLike) -> np.ndarray:
     """Check and shape model input: uint8 [N,28,28,1] from [N,28,28,1], [N,28,28] or [28,28]."""
     array = np.asarray(pixels)
     if array.dtype != np.uint8:
@@ -87,11 +83,11 @@ def as_pixels(pixels) -> np.ndarray:
             f"pixels must be uint8 0..255 (garment bright on black), not {array.dtype}; "
             "read photos with fmnist.runtime.load_image"
         )
-    if array.shape == (28, 28):
+    if array.shape == contract.INPUT_SHAPE[:2]:
         array = array[None]
     if array.ndim == 3:
         array = array[..., None]
-    if array.ndim != 4 or array.shape[1:] != (28, 28, 1):
+    if array.ndim != 4 or array.shape[1:] != contract.INPUT_SHAPE:
         raise FmnistError(f"pixels must be [N, 28, 28, 1], [N, 28, 28] or [28, 28], not {list(np.shape(pixels))}")
     return np.ascontiguousarray(array)
 
@@ -111,43 +107,34 @@ class Classifier:
         self.manifest = manifest_entry(self.path)
         # the file's own metadata, else (none, or tflite-runtime cannot read it) the manifest's
         metadata = self.backend.metadata or self.manifest
-        if metadata.get("contract", CONTRACT_VERSION) != CONTRACT_VERSION:
-            raise ContractError(
-                f"{self.path}: model contract {metadata['contract']}; this fmnist reads contract {CONTRACT_VERSION}"
-            )
-        names = metadata.get("class_names")
-        if not (isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) for n in names)):
-            raise ContractError(
-                f"{self.path}: no class names in its metadata or in a manifest.json beside it; "
-                "export it with `fmnist export`"
-            )
-        self.class_names: tuple[str, ...] = tuple(names)
-        self.precision = metadata.get("precision") or self.manifest.get("precision", "unknown")
+        self.class_names: tuple[str, ...] = contract.check_metadata(self.path, metadata)
+        self.precision: str = metadata.get("precision") or self.manifest.get("precision", "unknown")
+        self.format = formats.find(formats.family_of(self.path), self.precision)
 
     @classmethod
     def load(cls, model: str | Path | None = None, threads: int | None = None) -> Classifier:
         """Open a model file, an export folder, a shipped format name, or (None) the shipped model."""
         return cls(resolve(model), threads)
 
-    def logits(self, pixels) -> np.ndarray:
+    def logits(self, pixels: npt.ArrayLike) -> np.ndarray:
         """float32 [N, 10] logits (int8 outputs dequantised)."""
         pixels = as_pixels(pixels)
         if len(pixels) == 0:
-            return np.zeros((0, 10), np.float32)
-        return np.concatenate([self.backend(pixels[i:i + CHUNK]) for i in range(0, len(pixels), CHUNK)])
+            return np.zeros((0, contract.NUM_CLASSES), np.float32)
+        return np.concatenate([self.backend(pixels[i : i + CHUNK]) for i in range(0, len(pixels), CHUNK)])
 
-    def predict_proba(self, pixels) -> np.ndarray:
+    def predict_proba(self, pixels: npt.ArrayLike) -> np.ndarray:
         """float32 [N, 10] class probabilities."""
         return softmax(self.logits(pixels))
 
-    def predict(self, pixels) -> np.ndarray:
+    def predict(self, pixels: npt.ArrayLike) -> np.ndarray:
         """int [N] class indices; `class_names[i]` names them."""
         return self.logits(pixels).argmax(axis=1)
 
-    def top_k(self, pixels, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    def top_k(self, pixels: npt.ArrayLike, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """The k most likely classes per image, best first: (indices [N,k], probabilities [N,k])."""
-        if not 1 <= k <= 10:
-            raise FmnistError(f"top-k must be between 1 and 10, not {k}")
+        if not 1 <= k <= contract.NUM_CLASSES:
+            raise FmnistError(f"top-k must be between 1 and {contract.NUM_CLASSES}, not {k}")
         proba = self.predict_proba(pixels)
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         return order, np.take_along_axis(proba, order, axis=1)

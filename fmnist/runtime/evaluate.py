@@ -21,7 +21,7 @@ def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> 
         "model": str(classifier.path),
         "runtime": classifier.runtime,
         "precision": classifier.precision,
-        "images": int(len(labels)),
+        "images": len(labels),
         "accuracy": float((predicted == labels).mean()),
         "manifest_accuracy": verified.get("accuracy"),
         "per_class_accuracy": per_class_accuracy(matrix),

@@ -10,20 +10,21 @@ aspect ratio, centre on a 28×28 canvas, and invert a light background. IDX file
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fmnist.errors import FmnistError
+from fmnist.contract import SIDE
+from fmnist.errors import FmnistError, InputError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-SIDE = 28
 TRIM_THRESHOLD = 0.05 * 255  # a pixel this far from the background colour belongs to the garment
 WORKING_SIZE = 512  # photos are shrunk to at most this before the steps above
-
-
-class InputError(FmnistError):
-    """A file that cannot be read as Fashion-MNIST pixels."""
 
 
 def is_array_file(path: Path) -> bool:
@@ -31,13 +32,14 @@ def is_array_file(path: Path) -> bool:
     return name.endswith(".npy") or "-ubyte" in name or name.endswith((".idx", ".idx.gz"))
 
 
-def walk(paths: list[str | Path]) -> list[Path]:
+def walk(paths: Iterable[str | Path]) -> list[Path]:
     """Files to read: named files as given, folders walked for images, .npy and IDX files."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and (p.suffix.lower() in IMAGE_SUFFIXES or is_array_file(p))
                 and (p.is_file() or p.is_symlink())  # a broken link is reported, not skipped
@@ -58,10 +60,7 @@ def read(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: {what}")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
-    if is_array_file(path):
-        pixels = _read_array(path)
-    else:
-        pixels = load_image(path)[None]
+    pixels = _read_array(path) if is_array_file(path) else load_image(path)[None]
     return pixels[..., None] if pixels.ndim == 3 else pixels
 
 
@@ -84,8 +83,13 @@ def _read_array(path: Path) -> np.ndarray:
             array = data.read_idx(path, "images")
         except FmnistError as exc:
             raise InputError(str(exc)) from None
-    if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim not in (3, 4) \
-            or array.shape[1:3] != (SIDE, SIDE) or (array.ndim == 4 and array.shape[3] != 1):
+    if (
+        not isinstance(array, np.ndarray)
+        or array.dtype != np.uint8
+        or array.ndim not in (3, 4)
+        or array.shape[1:3] != (SIDE, SIDE)
+        or (array.ndim == 4 and array.shape[3] != 1)
+    ):
         raise InputError(
             f"{path}: holds {getattr(array, 'dtype', type(array).__name__)} {list(np.shape(array))}; "
             "expected uint8 [N, 28, 28] or [N, 28, 28, 1]"
@@ -116,7 +120,7 @@ def load_image(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: cannot decode the image ({exc or type(exc).__name__})") from None
 
 
-def to_pixels(image) -> np.ndarray:
+def to_pixels(image: Image.Image) -> np.ndarray:
     """A Pillow image as uint8 [28, 28], garment bright on a black background."""
     gray = _grayscale(image)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
@@ -126,11 +130,11 @@ def to_pixels(image) -> np.ndarray:
     gray = np.clip((gray - background) * (255 / max(255 - background, 1.0)), 0, 255)
     rows, cols = np.flatnonzero(gray.max(1) > TRIM_THRESHOLD), np.flatnonzero(gray.max(0) > TRIM_THRESHOLD)
     if rows.size:
-        gray = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        gray = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return _fit(gray)
 
 
-def _grayscale(image) -> np.ndarray:
+def _grayscale(image: Image.Image) -> np.ndarray:
     """float32 luminance 0..255 of a Pillow image of any mode; transparency becomes white."""
     from PIL import Image, ImageOps
 
@@ -158,5 +162,5 @@ def _fit(gray: np.ndarray) -> np.ndarray:
     small = np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS))
     canvas = np.zeros((SIDE, SIDE), np.float32)
     top, left = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
-    canvas[top:top + size[1], left:left + size[0]] = small
+    canvas[top : top + size[1], left : left + size[0]] = small
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)

@@ -9,7 +9,12 @@ from pathlib import Path
 import keras
 from rich.console import Console
 from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 from fmnist.files import write_json
@@ -32,12 +37,12 @@ class HistoryFile(keras.callbacks.Callback):
         self.path = path
         self.records: list[dict] = []
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if not self.records or len(self.records) > epoch:
             self.records = read_history(self.path)[:epoch]
         self._start = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         record["learning_rate"] = float(self.model.optimizer.learning_rate)
         record["seconds"] = round(time.perf_counter() - self._start, 3)
@@ -55,26 +60,29 @@ class RichProgress(keras.callbacks.Callback):
         super().__init__()
         self.epochs, self.steps, self.console = epochs, steps, console
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            TextColumn("{task.fields[metrics]}"), console=console,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            console=console,
         )
 
-    def __enter__(self):
+    def __enter__(self) -> RichProgress:
         self.progress.start()
         self.task = self.progress.add_task("training", total=self.epochs * self.steps, metrics="")
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
-        self.progress.update(
-            self.task, completed=epoch * self.steps, description=f"epoch {epoch + 1}/{self.epochs}"
-        )
+        self.progress.update(self.task, completed=epoch * self.steps, description=f"epoch {epoch + 1}/{self.epochs}")
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         self.progress.update(
             self.task,
@@ -82,7 +90,7 @@ class RichProgress(keras.callbacks.Callback):
             metrics=f"loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f}",
         )
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         self.progress.console.print(
             f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', 0):.4f}  "

@@ -9,18 +9,17 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
+from fmnist import contract
 
 
-def _inputs():
-    pixels = keras.Input(INPUT_SHAPE, dtype="uint8", name="pixels")
+def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    pixels = keras.Input(contract.INPUT_SHAPE, dtype="uint8", name=contract.INPUT_NAME)
     return pixels, layers.Rescaling(1 / 255.0, name="normalise")(pixels)
 
 
-def _logits(x):
+def _logits(x: keras.KerasTensor) -> keras.KerasTensor:
     # float32 even under a mixed-precision policy, so the softmax and loss stay exact
-    return layers.Dense(NUM_CLASSES, dtype="float32", name="logits")(x)
+    return layers.Dense(contract.NUM_CLASSES, dtype="float32", name=contract.OUTPUT_NAME)(x)
 
 
 def mlp() -> keras.Model:
@@ -44,7 +43,7 @@ def cnn() -> keras.Model:
     return keras.Model(pixels, _logits(x), name="cnn")
 
 
-def _conv_bn_relu(x, channels: int, name: str):
+def _conv_bn_relu(x: keras.KerasTensor, channels: int, name: str) -> keras.KerasTensor:
     x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # settles in few steps
     return layers.ReLU(name=f"{name}_relu")(x)
@@ -68,12 +67,12 @@ def edge() -> keras.Model:
     return keras.Model(pixels, _logits(x), name="edge")
 
 
-ARCHITECTURES = {"edge": edge, "cnn": cnn, "mlp": mlp}
+BUILDERS = {"edge": edge, "cnn": cnn, "mlp": mlp}  # one per config.Arch
 
 
 def build(arch: str) -> keras.Model:
     """Build an architecture by name."""
-    return ARCHITECTURES[arch]()
+    return BUILDERS[arch]()
 
 
 def count_macs(model: keras.Model) -> int:

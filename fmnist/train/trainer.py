@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -25,33 +24,7 @@ from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
 from fmnist.train import models, pipeline
 from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides what a run computes."""
-
-    arch: str = "edge"
-    epochs: int = 20
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.0
-    augment: bool = True
-    val_fraction: float = 0.1
-    limit: int | None = None  # train on a stratified subset of this many images
-    seed: int = 0
-    strategy: str = "auto"  # auto | mirrored | default
-    mixed_precision: bool | None = None  # None: on when training on a GPU
-
-
-# Per-architecture defaults. The seeds' models keep their layers but get the same careful
-# training (validation split, AdamW with cosine decay; flips and shifts for the CNN).
-DEFAULTS = {
-    "edge": TrainConfig(arch="edge", epochs=30, label_smoothing=0.1),
-    "cnn": TrainConfig(arch="cnn", epochs=20),
-    "mlp": TrainConfig(arch="mlp", epochs=30, augment=False, learning_rate=1e-3),
-}
+from fmnist.train.config import Arch, Strategy, TrainConfig
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -64,7 +37,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "default":
         return tf.distribute.get_strategy()
-    raise FmnistError(f"unknown strategy {name!r}; choose auto, mirrored or default")
+    raise FmnistError(f"unknown strategy {name!r}; choose {', '.join(s.value for s in Strategy)}")
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dict | None:
@@ -101,8 +74,10 @@ def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> N
     total = config.epochs * steps_per_epoch
     warmup = min(steps_per_epoch, total // 10)
     schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate / 10, max(total - warmup, 1),
-        warmup_target=config.learning_rate, warmup_steps=warmup,
+        config.learning_rate / 10,
+        max(total - warmup, 1),
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
@@ -140,10 +115,8 @@ def train(
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> dict:
     """Train (or resume) a run and return its metrics; see the module docstring."""
-    if config.arch not in models.ARCHITECTURES:
-        raise FmnistError(
-            f"unknown architecture {config.arch!r}; choose one of {', '.join(models.ARCHITECTURES)}"
-        )
+    if config.arch not in {a.value for a in Arch}:
+        raise FmnistError(f"unknown architecture {config.arch!r}; choose one of {', '.join(a.value for a in Arch)}")
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
     finished = _prepare_run_dir(run_dir, config, overwrite)
@@ -160,9 +133,9 @@ def train(
 
     x, y = dataset.x_train, dataset.y_train
     if config.limit:
-        subset = pipeline.stratified_subset(y, config.limit, config.seed)
+        subset = data.stratified_subset(y, config.limit, config.seed)
         x, y = x[subset], y[subset]
-    keep, held_out = pipeline.stratified_split(y, config.val_fraction, config.seed)
+    keep, held_out = data.stratified_split(y, config.val_fraction, config.seed)
     train_ds = pipeline.dataset(
         x[keep], y[keep], config.batch_size, shuffle=True, augment=config.augment, seed=config.seed
     )
@@ -180,15 +153,17 @@ def train(
     fit_callbacks = [
         HistoryFile(history_path),
         keras.callbacks.ModelCheckpoint(
-            best_path, monitor="val_accuracy", mode="max", save_best_only=True,
-            save_weights_only=True, initial_value_threshold=best_so_far,
+            best_path,
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far,
         ),
         keras.callbacks.BackupAndRestore(  # kept until metrics.json is written
             run_dir / "backup", double_checkpoint=True, delete_checkpoint=False
         ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", mode="max", patience=max(5, config.epochs // 3)
-        ),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=max(5, config.epochs // 3)),
         progress := RichProgress(config.epochs, steps, console),
         *callbacks,
     ]
@@ -196,8 +171,12 @@ def train(
         console.print(f"resuming {run_dir} after epoch {len(done)}", highlight=False)
     with progress:
         model.fit(
-            train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=fit_callbacks,
-            shuffle=False, verbose=0,  # the dataset shuffles itself, seeded
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            callbacks=fit_callbacks,
+            shuffle=False,
+            verbose=0,  # the dataset shuffles itself, seeded
         )
 
     history = read_history(history_path)
@@ -236,13 +215,12 @@ def train(
     plot_dir = run_dir / "plots"
     plots.training_curves(history, plot_dir / "training_curves.png")
     plots.confusion_matrix(
-        np.array(metrics["confusion_matrix"]), plot_dir / "confusion_matrix.png",
+        np.array(metrics["confusion_matrix"]),
+        plot_dir / "confusion_matrix.png",
         f"{config.arch}: test accuracy {metrics['test_accuracy']:.2%}",
     )
     probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits[:15]))
-    plots.prediction_grid(
-        dataset.x_test[:15], dataset.y_test[:15], probabilities, plot_dir / "predictions.png"
-    )
+    plots.prediction_grid(dataset.x_test[:15], dataset.y_test[:15], probabilities, plot_dir / "predictions.png")
     with atomic_path(run_dir / "model.keras") as tmp:
         model.save(tmp)
     write_json(run_dir / "metrics.json", metrics)  # last: its presence marks a finished run

@@ -1,0 +1,92 @@
+"""`fmnist export`: every format of the registry, its verification limits as options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fmnist import formats
+from fmnist.cli import views
+from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, needs_extra, user_errors
+from fmnist.export.options import CalibrationMethod, ExportOptions
+
+DEFAULTS = ExportOptions()
+
+
+def export(
+    model: Annotated[
+        Path | None,
+        typer.Argument(help="A run folder or a .keras file (default: the newest run).", show_default=False),
+    ] = None,
+    format_names: Annotated[
+        list[str], typer.Option("--format", "-f", help=f"{formats.names()} or all; repeat or separate with commas.")
+    ] = ["all"],  # noqa: B006 -- typer reads it, never mutates it
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: RUN_DIR/export).", show_default=False)
+    ] = None,
+    calibration_size: Annotated[
+        int, typer.Option(min=10, help="Training images to calibrate int8 on (stratified, seeded).")
+    ] = DEFAULTS.calibration_size,
+    calibration_method: Annotated[
+        CalibrationMethod, typer.Option(help="ONNX int8 calibration (TFLite uses minmax).")
+    ] = DEFAULTS.calibration_method,
+    opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = DEFAULTS.opset,
+    min_agreement: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help=f"Float formats: least top-1 agreement with Keras (default: {formats.FLOAT_LIMITS.min_agreement}).",
+            show_default=False,
+        ),
+    ] = None,
+    max_logit_delta: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help=f"Float formats: largest |Δ logit| (default: {formats.FLOAT_LIMITS.max_logit_delta}).",
+            show_default=False,
+        ),
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="int8 formats: accuracy they may lose, as a fraction "
+            f"(default: {formats.INT8_LIMITS.max_accuracy_drop}).",
+            show_default=False,
+        ),
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Export a trained model to ONNX and TFLite (float and int8), each verified on the test set."""
+    from fmnist import quiet
+
+    with user_errors():
+        from fmnist import data
+
+        formats.select(format_names)  # refuse a bad name before TensorFlow's slow import
+        data.find(data_dir)
+        quiet.silence(verbose)
+        with needs_extra("export"):
+            from fmnist.export.exporter import export as run_export
+            from fmnist.export.exporter import resolve_model
+
+        model_path = resolve_model(model, runs_dir)
+        out = out_dir or model_path.parent / "export"
+        options = ExportOptions(
+            calibration_size,
+            calibration_method,
+            opset,
+            formats.Limits(min_agreement, max_logit_delta, max_accuracy_drop),
+        )
+        with needs_extra("export"), views.Stages(err) as stages:
+            manifest = run_export(
+                model_path, format_names, out, options, data_dir=data_dir, progress=stages, command=command_line()
+            )
+    views.artifacts(manifest, out)

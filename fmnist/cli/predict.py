@@ -1,0 +1,111 @@
+"""`fmnist predict` and `fmnist evaluate`: the runtime only, never TensorFlow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fmnist import formats
+from fmnist.cli import views
+from fmnist.cli.common import DataDir, Threads, err, error, needs_extra, user_errors
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        show_default=False,
+        help=f"A .onnx or .tflite file, an export folder, or a shipped format ({formats.names()}). "
+        "Default: the shipped int8 model.",
+    ),
+]
+
+
+def predict(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Photos (PNG, JPEG, BMP, GIF, WebP, TIFF), IDX or .npy files, or folders of them.", show_default=False
+        ),
+    ],
+    model: ModelOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="Classes to show per image.")] = 3,
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per image instead of a table.")] = False,
+    threads: Threads = None,
+) -> None:
+    """Classify clothing images; a file that cannot be read is reported and the rest go on."""
+    from fmnist.errors import InputError
+    from fmnist.runtime import inputs
+    from fmnist.runtime.classifier import Classifier
+
+    with user_errors():
+        classifier = Classifier.load(model, threads)
+    paths, failed, rows = inputs.walk(files), 0, []
+    for path in paths:
+        try:
+            pixels = inputs.read(path)
+        except InputError as exc:
+            error(str(exc))
+            failed += 1
+            continue
+        indices, probs = classifier.top_k(pixels, top_k)
+        for i, (best, p) in enumerate(zip(indices.tolist(), probs.tolist(), strict=True)):
+            name = f"{path}[{i}]" if inputs.is_array_file(path) else str(path)
+            ranked = [
+                {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
+                for c, q in zip(best, p, strict=True)
+            ]
+            if json_lines:
+                print(json.dumps({"file": name, **ranked[0], "top_k": ranked}), flush=True)
+            else:
+                rows.append((name, ranked))
+    if rows:
+        views.predictions(rows, f"{classifier.path.name} ({classifier.runtime}, {classifier.precision})")
+    if failed:
+        err.print(f"{failed} of {len(paths)} inputs could not be read", highlight=False)
+        raise typer.Exit(2)
+
+
+def evaluate(
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help=f"A .onnx or .tflite file, an export folder or a shipped format ({formats.names()}); "
+            "default: the shipped int8 model.",
+            show_default=False,
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write the full result (with every prediction) here.", show_default=False),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the confusion matrix as a PNG here.", show_default=False)
+    ] = None,
+    threads: Threads = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Accuracy, per-class accuracy and confusion matrix of one artifact on the 10,000 test images."""
+    from fmnist import data
+    from fmnist.files import write_json
+    from fmnist.runtime.classifier import Classifier
+    from fmnist.runtime.evaluate import evaluate as run_evaluate
+
+    with user_errors():
+        if plot:
+            with needs_extra("plot", "--plot"):
+                from fmnist import plots
+        x_test, y_test = data.load_test(data_dir)
+        classifier = Classifier.load(model, threads)
+        result = run_evaluate(classifier, x_test[..., None], y_test)
+    views.evaluation(result)
+    if json_path:
+        write_json(json_path, result)
+    if plot:
+        import numpy as np
+
+        title = f"{classifier.path.name}: {result['accuracy']:.2%} on {result['images']:,} test images"
+        plots.confusion_matrix(np.array(result["confusion_matrix"]), plot, title)

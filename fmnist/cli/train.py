@@ -1,0 +1,98 @@
+"""`fmnist train`: every TrainConfig setting as an option, checked before TensorFlow is imported."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fmnist.cli import views
+from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, needs_extra, user_errors
+from fmnist.errors import FmnistError
+from fmnist.train.config import DEFAULTS, Arch, Strategy
+
+
+def train(
+    arch: Annotated[
+        Arch, typer.Option(help="edge: compact int8-friendly CNN; cnn, mlp: the seed articles' baselines.")
+    ] = Arch.edge,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Default depends on --arch.", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Global batch size.", show_default=False)] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option(min=0, help="Peak learning rate (AdamW, cosine decay).", show_default=False)
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(min=0, help="AdamW weight decay (default: 0.01).", show_default=False)
+    ] = None,
+    label_smoothing: Annotated[
+        float | None,
+        typer.Option(min=0, max=0.5, help="Label smoothing (default depends on --arch).", show_default=False),
+    ] = None,
+    augment: Annotated[
+        bool | None, typer.Option("--augment/--no-augment", help="Random flips and shifts.", show_default=False)
+    ] = None,
+    val_fraction: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01, max=0.5, help="Share of each class held out for validation (default: 0.1).", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds weights, split, shuffling and augmentation.")] = 0,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=20, help="Train on a stratified subset of this many images.", show_default=False),
+    ] = None,
+    strategy: Annotated[
+        Strategy, typer.Option(help="mirrored: all GPUs (or logical CPUs); auto: mirrored when there are several GPUs.")
+    ] = Strategy.auto,
+    mixed_precision: Annotated[
+        bool | None,
+        typer.Option(
+            "--mixed-precision/--no-mixed-precision",
+            help="float16 compute (default: on with a GPU).",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Run name (default: the architecture).", show_default=False)] = None,
+    runs_dir: RunsDir = Path("runs"),
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run of the same name.")] = False,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Train a model into RUNS_DIR/NAME; rerunning the same command resumes an interrupted run."""
+    from fmnist import quiet
+
+    with user_errors():
+        from fmnist import data
+
+        if name is not None and (Path(name).name != name or name in ("", ".", "..")):
+            raise FmnistError(f"--name {name!r} must be a plain folder name; use --runs-dir for the place")
+        data.find(data_dir)  # a missing dataset fails before TensorFlow's slow import
+        given: dict[str, Any] = {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "weight_decay": weight_decay,
+            "label_smoothing": label_smoothing,
+            "augment": augment,
+            "val_fraction": val_fraction,
+            "limit": limit,
+            "mixed_precision": mixed_precision,
+        }
+        config = dataclasses.replace(
+            DEFAULTS[arch.value],
+            seed=seed,
+            strategy=strategy.value,
+            **{k: v for k, v in given.items() if v is not None},
+        )
+        quiet.silence(verbose)
+        with needs_extra("train"):
+            from fmnist.train import trainer
+
+        run_dir = runs_dir / (name or arch.value)
+        metrics = trainer.train(
+            config, run_dir, data_dir=data_dir, overwrite=overwrite, console=err, command=command_line()
+        )
+    views.metrics(metrics, run_dir)

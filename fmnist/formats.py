@@ -1,0 +1,160 @@
+"""Every artifact format fmnist exports, runs and benchmarks, in one table.
+
+The exporter, the runtime, the bench and the command line all read `FORMATS`: adding a
+format is one entry here and one converter function in ``fmnist/export/``. Formats are
+looked up by name; a loose file by its runtime (its suffix) and the precision its metadata
+declares. Importing this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from fmnist.errors import FmnistError
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What runs one family of files."""
+
+    name: str
+    suffix: str
+    modules: tuple[str, ...]  # importable packages that provide it, preferred first
+    extra: str  # the pip extra that installs it
+
+
+RUNTIMES = {
+    "onnx": Runtime("onnxruntime", ".onnx", ("onnxruntime",), "onnx"),
+    "tflite": Runtime("LiteRT", ".tflite", ("ai_edge_litert", "tflite_runtime"), "tflite"),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far an artifact may stray from the Keras float model and still be published; None: not checked."""
+
+    min_agreement: float | None = None  # top-1 agreement, as a fraction
+    max_logit_delta: float | None = None  # largest |Δ logit|
+    max_accuracy_drop: float | None = None  # accuracy lost, as a fraction
+
+    def overridden(self, given: Limits) -> Limits:
+        """These limits, with each one that `given` sets replacing a limit that applies here."""
+        changes = {
+            f.name: getattr(given, f.name)
+            for f in fields(self)
+            if getattr(given, f.name) is not None and getattr(self, f.name) is not None
+        }
+        return replace(self, **changes)
+
+
+FLOAT_LIMITS = Limits(min_agreement=0.999, max_logit_delta=1e-3)
+INT8_LIMITS = Limits(max_accuracy_drop=0.005)
+
+
+@dataclass(frozen=True)
+class Format:
+    """One kind of exported artifact."""
+
+    name: str  # what users type: `export --format`, `predict --model`, bench rows
+    file: str  # its file name in an export folder
+    family: str  # a key of RUNTIMES: the file type and what runs it
+    precision: str  # "float32", "int8", ...: int8 formats are calibrated
+    converter: str  # "module:function", called with an export Job; imported only when exporting
+    how: str  # what the converter does, for the export's stage list
+    limits: Limits
+    preference: int  # an export folder's artifact when none is named: the lowest that can run
+    source: str | None = None  # the format this one is made from; built first, published only if asked
+
+    @property
+    def runtime(self) -> Runtime:
+        return RUNTIMES[self.family]
+
+    @property
+    def calibrated(self) -> bool:
+        return self.precision == "int8"
+
+
+FORMATS = {
+    f.name: f
+    for f in (
+        Format(
+            name="onnx", file="model.onnx", family="onnx", precision="float32",
+            converter="fmnist.export.convert_onnx:to_onnx", how="convert with tf2onnx",
+            limits=FLOAT_LIMITS, preference=3,
+        ),
+        Format(
+            name="onnx-int8", file="model.int8.onnx", family="onnx", precision="int8",
+            converter="fmnist.export.convert_onnx:quantize", how="calibrate and quantise (QDQ)",
+            limits=INT8_LIMITS, preference=2, source="onnx",
+        ),
+        Format(
+            name="tflite", file="model.tflite", family="tflite", precision="float32",
+            converter="fmnist.export.convert_tflite:to_tflite", how="convert",
+            limits=FLOAT_LIMITS, preference=4,
+        ),
+        Format(
+            name="tflite-int8", file="model.int8.tflite", family="tflite", precision="int8",
+            converter="fmnist.export.convert_tflite:to_tflite_int8", how="calibrate and convert to full-integer",
+            limits=INT8_LIMITS, preference=1,
+        ),
+    )
+}  # fmt: skip
+
+
+def names() -> str:
+    """The format names, for help texts and error messages."""
+    return ", ".join(FORMATS)
+
+
+def get(name: str) -> Format:
+    if name not in FORMATS:
+        raise FmnistError(f"unknown format {name!r}; choose from {names()}")
+    return FORMATS[name]
+
+
+def select(values: Iterable[str]) -> list[Format]:
+    """Formats named in `values` (each may hold several separated by commas, or "all"), each once."""
+    wanted = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    if not wanted:
+        raise FmnistError(f"no format given; choose from {names()} or all")
+    for name in wanted:
+        if name != "all" and name not in FORMATS:
+            raise FmnistError(f"unknown format {name!r}; choose from {names()} or all")
+    return [f for f in FORMATS.values() if f.name in wanted or "all" in wanted]
+
+
+def build_order(formats: Iterable[Format]) -> list[Format]:
+    """`formats` and the formats they are made from, each after its source."""
+    ordered: list[Format] = []
+
+    def add(fmt: Format) -> None:
+        if fmt.source:
+            add(FORMATS[fmt.source])
+        if fmt not in ordered:
+            ordered.append(fmt)
+
+    for fmt in formats:
+        add(fmt)
+    return ordered
+
+
+def family_of(path: Path) -> str:
+    """The family of a model file, by its suffix."""
+    for family, runtime in RUNTIMES.items():
+        if path.suffix == runtime.suffix:
+            return family
+    suffixes = " or ".join(r.suffix for r in RUNTIMES.values())
+    raise FmnistError(f"{path}: unknown model format; expected {suffixes}")
+
+
+def find(family: str, precision: str) -> Format | None:
+    """The format of a file of this family whose metadata declares this precision."""
+    return next((f for f in FORMATS.values() if f.family == family and f.precision == precision), None)
+
+
+def installed(family: str) -> bool:
+    """Whether a runtime for this family can be imported here."""
+    return any(importlib.util.find_spec(module) for module in RUNTIMES[family].modules)

@@ -1,0 +1,124 @@
+"""Bench internals on their own, fast: timing arithmetic against a fake clock, report rendering
+of a known report, and the cold-start child's closing lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist.bench import cold_start, measure, report
+from fmnist.bench.process import ProcessRun
+
+
+class Clock:
+    """A stand-in for the `time` module: time passes only when the measured function runs."""
+
+    def __init__(self, ns_per_image: int):
+        self.ns, self.ns_per_image, self.calls = 0, ns_per_image, 0
+
+    def perf_counter_ns(self) -> int:
+        return self.ns
+
+    def perf_counter(self) -> float:
+        return self.ns / 1e9
+
+    def infer(self, batch: np.ndarray) -> None:
+        self.calls += 1
+        self.ns += self.ns_per_image * len(batch) * (3 if self.calls % 10 == 0 else 1)  # every 10th call is slow
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock(ns_per_image=20_000)
+    monkeypatch.setattr(measure, "time", fake)
+    return fake
+
+
+PIXELS = np.arange(50 * 28 * 28, dtype=np.uint8).reshape(50, 28, 28, 1) % 251
+
+
+def test_latency_times_each_call_after_the_untimed_warmup(clock):
+    latency = measure.latency(clock.infer, PIXELS, measure.Budget(iterations=100, warmup=5, seconds=60))
+    assert clock.calls == 105 and latency.calls == 100
+    assert (latency.min, latency.p50, latency.p99, latency.max) == (20.0, 20.0, 60.0, 60.0)
+    assert latency.p90 == 24.0  # 10 of the 100 calls were slow: interpolated between the 90th and 91st
+
+
+def test_a_spent_time_budget_stops_after_the_minimum_number_of_calls(clock):
+    times = measure.timed_calls(clock.infer, measure.batches_of(PIXELS, 1), measure.Budget(1000, 0, seconds=0))
+    assert len(times) == measure.MIN_CALLS
+
+
+def test_throughput_is_images_per_second_of_the_median_call(clock):
+    assert measure.throughput(clock.infer, PIXELS, 32, measure.Budget(200, 10, 60)) == pytest.approx(50_000)
+
+
+def test_batches_cycle_through_the_images_in_order():
+    batches = measure.batches_of(PIXELS, 8, count=10)
+    assert [len(b) for b in batches] == [8] * 10 and all(b.flags.c_contiguous for b in batches)
+    assert np.array_equal(batches[1], PIXELS[8:16])
+    assert np.array_equal(batches[6], PIXELS[5:13])  # 43 possible starts: the 7th wraps round to 48 % 43
+    assert [len(b) for b in measure.batches_of(PIXELS[:3], 8, count=2)] == [3, 3]  # fewer images than a batch
+
+
+def _report(emulated: str | None = None, images: int = 10000) -> dict:
+    row = {
+        "artifact": "edge/tflite-int8", "file": "model.int8.tflite", "format": "tflite-int8", "precision": "int8",
+        "threads": 1, "bytes": 63_488, "accuracy": 0.929, "reference": "onnx", "delta_accuracy": 0.0004,
+        "agreement": 0.997, "latency_us": {"p50": 26.8, "p90": 28.1, "p99": 40.2, "min": 25.9, "max": 167.0},
+        "throughput": {"1": 37_000.0, "256": 91_825.4}, "cold_start_ms": 186.4, "peak_rss_mb": 46.2,
+        "macs": 1_950_592, "gmacs": 179.1,
+    }  # fmt: skip
+    keras = {**row, "artifact": "edge/keras-call", "format": "keras-call", "precision": "float32", "threads": 0,
+             "reference": None, "delta_accuracy": None, "agreement": None, "cold_start_ms": None,
+             "peak_rss_mb": None, "gmacs": None}  # fmt: skip
+    machine = {"cpu": "AMD EPYC", "cores": 2, "os": "Linux", "python": "3.11.7", "packages": {"numpy": "2.3"}}
+    return {
+        "command": "fmnist bench", "date": "2026-11-30T00:00:00Z", "machine": {**machine, "emulated": emulated},
+        "settings": {"batches": ["1", "256"], "images": images}, "rows": [keras, row], "notes": ["a note"],
+    }  # fmt: skip
+
+
+def test_cells_follow_the_headers_and_show_a_dash_for_what_was_not_measured():
+    result = _report()
+    names = report.headers(["1", "256"])
+    assert names[-5:] == ["img/s @1", "img/s @256", "cold ms", "RSS MB", "GMAC/s"]
+    keras, tflite = (dict(zip(names, report.cells(r, ["1", "256"]), strict=True)) for r in result["rows"])
+    assert tflite["size"] == "62 KiB" and tflite["Δ acc"] == "+0.04 pp" and tflite["agreement"] == "99.70%"
+    assert tflite["p50 µs"] == "26.8" and tflite["min–max µs"] == "26–167" and tflite["img/s @256"] == "91,825"
+    assert (keras["threads"], keras["Δ acc"], keras["cold ms"], keras["GMAC/s"]) == ("auto", "–", "–", "–")
+
+
+def test_markdown_names_the_machine_and_marks_emulated_timings():
+    text = report.markdown(_report())
+    assert "AMD EPYC, 2 cores, Linux, Python 3.11.7; numpy 2.3" in text and "- a note" in text
+    assert "| edge/tflite-int8 | 1 | 62 KiB | 92.90% |" in text and "(emulated)" not in text
+    emulated = report.markdown(_report("qemu-aarch64 cortex-a72", images=300))
+    assert "**EMULATED (qemu-aarch64 cortex-a72): timings and memory are the emulator's" in emulated
+    assert "| p50 µs (emulated) |" in emulated and "| accuracy |" in emulated  # accuracy stays meaningful
+    assert "Accuracy on the first 300 of the 10,000 test images." in emulated
+
+
+def test_csv_has_one_flat_row_per_artifact():
+    rows = list(csv.DictReader(io.StringIO(report.flat_csv(_report("qemu")))))
+    assert [r["artifact"] for r in rows] == ["edge/keras-call", "edge/tflite-int8"]
+    assert rows[1]["latency_us_p99"] == "40.2" and rows[1]["images_per_s_batch_256"] == "91825.4"
+    assert rows[0]["agreement"] == "" and {r["emulated"] for r in rows} == {"qemu"}
+
+
+def test_terminal_tables_split_quality_from_speed():
+    quality, speed = report.rich_tables(_report())
+    assert [c.header for c in quality.columns][-2:] == ["cold ms", "RSS MB"]
+    assert [c.header for c in speed.columns][2:4] == ["p50 µs", "p90 µs"] and quality.row_count == 2
+
+
+def test_the_cold_start_child_reports_its_machine_and_peak_memory():
+    run = ProcessRun(0.2, 99.0, 0, "noise\nmachine aarch64\npeak_kb 40960\n", "")
+    assert cold_start._reported(run) == {"machine": "aarch64", "peak_kb": "40960"}
+    assert cold_start._peak_mb(run) == 40.0
+    assert cold_start._peak_mb(ProcessRun(0.2, 99.0, 0, "machine x86_64\npeak_kb \n", "")) == 99.0  # no /proc
+    assert cold_start.measure("runtime", Path("unused.tflite"), 1, 0) is None  # --cold-starts 0
