@@ -1,4 +1,4 @@
-"""Keras → ONNX float (tf2onnx), and ONNX float → ONNX int8 (onnxruntime.quantization, QDQ)."""
+"""Keras → ONNX float (tf2onnx), and ONNX float → ONNX int8 (onnxruntime.quantization, QDQ, then onnx_rules)."""
 
 from __future__ import annotations
 
@@ -38,18 +38,22 @@ def _save(model: Any, path: Path) -> None:
 
 
 def to_onnx(job: Job) -> None:
-    """Convert through a `tf.function` with an input signature (`from_keras` breaks on Keras 3)."""
+    """Convert the model's deployable twin through a `tf.function` with an input signature
+    (`from_keras` breaks on Keras 3)."""
     import tensorflow as tf
     import tf2onnx
 
+    from fmnist.export.lean import deployable
+
+    model = deployable(job.model)
     signature = [tf.TensorSpec([None, *contract.INPUT_SHAPE], tf.uint8, name=contract.INPUT_NAME)]
 
     @tf.function(input_signature=signature)
     def forward(pixels: Any) -> Any:
-        return job.model(pixels, training=False)
+        return model(pixels, training=False)
 
-    model, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=job.options.opset)
-    _save(_finish(model, job.metadata), job.target)
+    converted, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=job.options.opset)
+    _save(_finish(converted, job.metadata), job.target)
 
 
 class _Reader:
@@ -70,11 +74,15 @@ class _Reader:
 
 
 def quantize(job: Job) -> None:
-    """Static int8 QDQ quantisation of the float ONNX model, per-channel weights, calibrated on the job's images."""
+    """Static int8 QDQ quantisation of the float ONNX model, per-channel weights, calibrated on
+    the job's images; the uint8 pixels then go straight into the first int8 convolution."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod as Method
-    from onnxruntime.quantization import QuantFormat, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
+    from onnxscript.rewriter import rewrite
+
+    from fmnist.export.onnx_rules import RULES
 
     assert job.source is not None and job.calibration is not None  # the registry gives both
     methods = {
@@ -90,7 +98,10 @@ def quantize(job: Job) -> None:
             str(job.target),
             _Reader(job.calibration),
             quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,  # U8S8: what x86 int8 kernels run, and uint8 pixels fit as they are
+            weight_type=QuantType.QInt8,
             per_channel=True,
             calibrate_method=methods[job.options.calibration_method],
         )
-    _save(_finish(onnx.load(str(job.target)), job.metadata), job.target)  # the quantiser drops metadata_props
+    model = rewrite(onnx.load(str(job.target)), pattern_rewrite_rules=RULES)
+    _save(_finish(model, job.metadata), job.target)  # the quantiser drops metadata_props

@@ -46,30 +46,25 @@ def with_metadata(flatbuffer: bytes, meta: dict) -> bytes:
 
 
 def to_tflite(job: Job) -> None:
-    """Float32 TFLite; the uint8 → float normalisation stays inside the graph."""
-    job.target.write_bytes(with_metadata(_convert(_converter(job.model)), job.metadata))
+    """Float32 TFLite of the model's deployable twin: uint8 pixels in, one Cast to float."""
+    from fmnist.export.lean import deployable
 
-
-def _float_input_twin(keras_model: Any) -> Any:
-    """The same model and weights with a float32 input (still 0..255 pixels).
-
-    Calibrated on 0..255, the converter gives the int8 model a uint8 input with scale 1 and
-    zero point 0: the pixels go straight in, with no float Cast left in the graph.
-    """
-    import keras
-
-    pixels = keras.Input(contract.INPUT_SHAPE, dtype="float32", name=keras_model.inputs[0].name)
-    twin = keras.models.clone_model(keras_model, input_tensors=pixels)
-    twin.set_weights(keras_model.get_weights())
-    return twin
+    job.target.write_bytes(with_metadata(_convert(_converter(deployable(job.model))), job.metadata))
 
 
 def to_tflite_int8(job: Job) -> None:
-    """Full-integer TFLite (TFLITE_BUILTINS_INT8 only), calibrated on the job's images."""
+    """Full-integer TFLite (TFLITE_BUILTINS_INT8 only), calibrated on the job's images.
+
+    The twin converted takes float32 pixels of 0..255: calibrated on those, the converter
+    gives the int8 model a uint8 input with scale 1 and zero point 0, so the pixels go
+    straight in and no float Cast is left in the graph.
+    """
     import tensorflow as tf
 
+    from fmnist.export.lean import deployable
+
     assert job.calibration is not None  # the registry marks int8 formats as calibrated
-    converter = _converter(_float_input_twin(job.model))
+    converter = _converter(deployable(job.model, input_dtype="float32"))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     samples = job.calibration.astype(np.float32)
     converter.representative_dataset = lambda: ([image[None]] for image in samples)
