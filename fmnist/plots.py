@@ -84,10 +84,16 @@ def prediction_grid(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, p
     _save(fig, path)
 
 
+MARKERS = "XPos^Dv<>*"
+
+
 def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | None = None) -> list[Path]:
     """Three benchmark plots: latency per format and batch; accuracy against latency and size.
     `warning` (an emulated run) heads each plot."""
-    labels = [f"{r['artifact']} ×{r['threads'] or 'auto'}" for r in rows]
+    labels = [
+        f"{r['artifact']} ×{r['threads'] or 'auto'}{' runtime call' if r.get('call') == 'runtime' else ''}"
+        for r in rows
+    ]
     fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(rows) + 3), 4.5))
     width = 0.8 / len(batches)
     for i, batch in enumerate(batches):
@@ -99,17 +105,10 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
     ax.legend()
     paths = [out_dir / "latency.png"]
     _save(fig, paths[0])
-    markers = {
-        "keras-predict": "X",
-        "keras-call": "P",
-        "onnx": "o",
-        "onnx-int8": "s",
-        "tflite": "^",
-        "tflite-int8": "D",
-    }
     groups = list(dict.fromkeys(r["artifact"].split("/")[0] for r in rows))
+    kinds = list(dict.fromkeys(r["artifact"].split("/", 1)[1] for r in rows))  # a marker per format
     fewest = min((r["threads"] for r in rows if r["threads"]), default=0)
-    shown = [r for r in rows if r["threads"] in (0, fewest)]  # one point per artifact
+    shown = [r for r in rows if r["threads"] in (0, fewest) and r.get("call") != "runtime"]  # one point per artifact
     for key, xlabel, name in (
         (
             lambda r: r["latency_us"]["p50"],
@@ -125,7 +124,7 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
                 key(row),
                 100 * row["accuracy"],
                 color=f"C{groups.index(group) % 10}",
-                marker=markers.get(kind.split(":")[-1], "o"),
+                marker=MARKERS[kinds.index(kind) % len(MARKERS)],
                 s=50,
                 label=f"{group} {kind}",
             )

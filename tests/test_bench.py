@@ -51,25 +51,34 @@ def test_quick_bench_of_a_run_writes_every_output(exported, tiny_run, tmp_path):
     report = json.loads((out / "bench.json").read_text())
     assert {"cpu", "cores", "os", "python", "packages"} <= set(report["machine"])
     assert {"onnxruntime", "ai-edge-litert", "numpy"} <= set(report["machine"]["packages"])
-    rows = {row["artifact"]: row for row in report["rows"]}
-    assert list(rows) == [
-        f"tiny/{f}" for f in ("keras-predict", "keras-call", "onnx", "onnx-int8", "tflite", "tflite-int8")
+    assert [(row["artifact"], row["call"]) for row in report["rows"]] == [
+        ("tiny/keras-predict", "model.predict"),
+        ("tiny/keras-call", "model(x)"),
+        *(
+            (f"tiny/{f}", call)
+            for f in ("onnx", "onnx-int8", "tflite", "tflite-int8")
+            for call in ("Classifier", "runtime")
+        ),
     ]
     _check_rows(report["rows"], ["1", "32"])
+    bare = {row["artifact"]: row for row in report["rows"] if row["call"] == "runtime"}
+    assert all(row["cold_start_ms"] is None for row in bare.values())  # the same process as its Classifier row
+    rows = {row["artifact"]: row for row in report["rows"] if row["call"] != "runtime"}
     keras, tflite_int8 = rows["tiny/keras-predict"], rows["tiny/tflite-int8"]
     assert keras["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
     assert rows["tiny/onnx"]["agreement"] >= 0.999 and rows["tiny/onnx"]["reference"] == "keras-predict"
     assert tflite_int8["bytes"] < rows["tiny/tflite"]["bytes"] / 3
     assert tflite_int8["latency_us"]["p50"] * 100 < keras["latency_us"]["p50"]  # the seeds' way is slow
-    assert all(row["cold_start_ms"] > 0 and row["peak_rss_mb"] > 10 for row in report["rows"])
+    assert all(row["cold_start_ms"] > 0 and row["peak_rss_mb"] > 10 for row in rows.values())
     assert keras["peak_rss_mb"] > 2 * tflite_int8["peak_rss_mb"]  # TensorFlow's weight
     assert tflite_int8["gmacs"] == pytest.approx(
         metrics["macs"] * max(tflite_int8["throughput"].values()) / 1e9, rel=0.01
     )
     table = list(csv.DictReader((out / "bench.csv").open()))
-    assert [r["artifact"] for r in table] == list(rows)
+    assert [(r["artifact"], r["call"]) for r in table] == [(r["artifact"], r["call"]) for r in report["rows"]]
     markdown = (out / "bench.md").read_text()
-    assert "| tiny/tflite-int8 | 1 |" in markdown and report["machine"]["cpu"] in markdown
+    assert "| tiny/tflite-int8 | Classifier | 1 |" in markdown and "| tiny/tflite-int8 | runtime | 1 |" in markdown
+    assert report["machine"]["cpu"] in markdown
     assert "tiny/tflite-int8" in result.stdout and "img/s @32" in result.stdout
 
 
@@ -90,8 +99,10 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines()[-1] == "[]"
     report = json.loads((tmp_path / "out" / "bench.json").read_text())
-    assert [(r["artifact"], r["threads"]) for r in report["rows"]] == [
-        (f"default/{f}", t) for f in ("onnx", "onnx-int8", "tflite-int8") for t in (1, 2)
+    assert [(r["artifact"], r["call"], r["threads"]) for r in report["rows"]] == [
+        (f"default/{f}", call, t)
+        for f in ("onnx", "onnx-int8", "tflite-int8")
+        for call, t in (("Classifier", 1), ("runtime", 1), ("Classifier", 2))
     ]
     _check_rows(report["rows"], ["1", "8"])
     assert all(r["reference"] == "onnx" for r in report["rows"])

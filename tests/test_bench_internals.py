@@ -76,10 +76,11 @@ def _report(emulated: str | None = None, images: int = 10000) -> dict:
     keras = {**row, "artifact": "edge/keras-call", "format": "keras-call", "precision": "float32", "threads": 0,
              "reference": None, "delta_accuracy": None, "agreement": None, "cold_start_ms": None,
              "peak_rss_mb": None, "gmacs": None}  # fmt: skip
+    bare = {**row, "call": "runtime", "cold_start_ms": None, "peak_rss_mb": None}
     machine = {"cpu": "AMD EPYC", "cores": 2, "os": "Linux", "python": "3.11.7", "packages": {"numpy": "2.3"}}
     return {
         "command": "fmnist bench", "date": "2026-11-30T00:00:00Z", "machine": {**machine, "emulated": emulated},
-        "settings": {"batches": ["1", "256"], "images": images}, "rows": [keras, row], "notes": ["a note"],
+        "settings": {"batches": ["1", "256"], "images": images}, "rows": [keras, row, bare], "notes": ["a note"],
     }  # fmt: skip
 
 
@@ -87,7 +88,8 @@ def test_cells_follow_the_headers_and_show_a_dash_for_what_was_not_measured():
     result = _report()
     names = report.headers(["1", "256"])
     assert names[-5:] == ["img/s @1", "img/s @256", "cold ms", "RSS MB", "GMAC/s"]
-    keras, tflite = (dict(zip(names, report.cells(r, ["1", "256"]), strict=True)) for r in result["rows"])
+    keras, tflite, bare = (dict(zip(names, report.cells(r, ["1", "256"]), strict=True)) for r in result["rows"])
+    assert (tflite["call"], bare["call"], bare["cold ms"]) == ("Classifier", "runtime", "–")  # no call: Classifier
     assert tflite["size"] == "62 KiB" and tflite["Δ acc"] == "+0.04 pp" and tflite["agreement"] == "99.70%"
     assert tflite["p50 µs"] == "26.8" and tflite["min–max µs"] == "26–167" and tflite["img/s @256"] == "91,825"
     assert (keras["threads"], keras["Δ acc"], keras["cold ms"], keras["GMAC/s"]) == ("auto", "–", "–", "–")
@@ -96,7 +98,7 @@ def test_cells_follow_the_headers_and_show_a_dash_for_what_was_not_measured():
 def test_markdown_names_the_machine_and_marks_emulated_timings():
     text = report.markdown(_report())
     assert "AMD EPYC, 2 cores, Linux, Python 3.11.7; numpy 2.3" in text and "- a note" in text
-    assert "| edge/tflite-int8 | 1 | 62 KiB | 92.90% |" in text and "(emulated)" not in text
+    assert "| edge/tflite-int8 | Classifier | 1 | 62 KiB | 92.90% |" in text and "(emulated)" not in text
     emulated = report.markdown(_report("qemu-aarch64 cortex-a72", images=300))
     assert "**EMULATED (qemu-aarch64 cortex-a72): timings and memory are the emulator's" in emulated
     assert "| p50 µs (emulated) |" in emulated and "| accuracy |" in emulated  # accuracy stays meaningful
@@ -105,7 +107,11 @@ def test_markdown_names_the_machine_and_marks_emulated_timings():
 
 def test_csv_has_one_flat_row_per_artifact():
     rows = list(csv.DictReader(io.StringIO(report.flat_csv(_report("qemu")))))
-    assert [r["artifact"] for r in rows] == ["edge/keras-call", "edge/tflite-int8"]
+    assert [(r["artifact"], r["call"]) for r in rows] == [
+        ("edge/keras-call", "Classifier"),
+        ("edge/tflite-int8", "Classifier"),
+        ("edge/tflite-int8", "runtime"),
+    ]
     assert rows[1]["latency_us_p99"] == "40.2" and rows[1]["images_per_s_batch_256"] == "91825.4"
     assert rows[0]["agreement"] == "" and {r["emulated"] for r in rows} == {"qemu"}
 
@@ -113,7 +119,8 @@ def test_csv_has_one_flat_row_per_artifact():
 def test_terminal_tables_split_quality_from_speed():
     quality, speed = report.rich_tables(_report())
     assert [c.header for c in quality.columns][-2:] == ["cold ms", "RSS MB"]
-    assert [c.header for c in speed.columns][2:4] == ["p50 µs", "p90 µs"] and quality.row_count == 2
+    assert [c.header for c in speed.columns][:5] == ["artifact", "call", "threads", "p50 µs", "p90 µs"]
+    assert quality.row_count == 2 and speed.row_count == 3  # a runtime row's accuracy and size are its file's
 
 
 def test_the_cold_start_child_reports_its_machine_and_peak_memory():

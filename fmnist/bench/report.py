@@ -8,7 +8,19 @@ from pathlib import Path
 
 from fmnist.files import atomic_path, write_json
 
-COLUMNS = ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "p50 µs", "p90 µs", "p99 µs", "min–max µs"]
+COLUMNS = [
+    "artifact",
+    "call",
+    "threads",
+    "size",
+    "accuracy",
+    "Δ acc",
+    "agreement",
+    "p50 µs",
+    "p90 µs",
+    "p99 µs",
+    "min–max µs",
+]
 MEASURED = ("µs", "img/s", "cold ms", "RSS MB", "GMAC/s")  # columns an emulator makes meaningless
 
 
@@ -26,6 +38,11 @@ def _warning(report: dict) -> str | None:
     return emulated and f"EMULATED ({emulated}): timings and memory are the emulator's, not the emulated CPU's"
 
 
+def call(row: dict) -> str:
+    """How the row's artifact was called (reports from before this field: through Classifier)."""
+    return row.get("call", "Classifier")
+
+
 def _pct(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "–"
@@ -37,6 +54,7 @@ def cells(row: dict, batches: list[str]) -> list[str]:
     lat = row["latency_us"]
     return [
         row["artifact"],
+        call(row),
         str(row["threads"] or "auto"),
         f"{row['bytes'] / 1024:,.0f} KiB",
         _pct(row["accuracy"]),
@@ -67,12 +85,13 @@ def rich_tables(report: dict) -> list:
     parts = [
         (
             f"accuracy{scored} against the float model, size, cold start of a fresh process",
-            ["artifact", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"],
+            ["artifact", "call", "threads", "size", "accuracy", "Δ acc", "agreement", "cold ms", "RSS MB"],
         ),
         (
             "speed: batch-1 latency per call; throughput in images/s per batch size",
             [
                 "artifact",
+                "call",
                 "threads",
                 "p50 µs",
                 "p90 µs",
@@ -87,8 +106,10 @@ def rich_tables(report: dict) -> list:
     for title, columns in parts:
         table = Table(title=f"{_warning(report)}\n{title}" if emulated else title, title_justify="left")
         for i, name in enumerate(columns):
-            table.add_column(_shown(name, emulated), justify="left" if i == 0 else "right", no_wrap=True)
+            table.add_column(_shown(name, emulated), justify="left" if i < 2 else "right", no_wrap=True)
         for row in report["rows"]:
+            if "accuracy" in columns and call(row) == "runtime":  # the same file as its Classifier row
+                continue
             values = dict(zip(names, cells(row, batches), strict=True))
             table.add_row(*(values[c] for c in columns))
         tables.append(table)
@@ -109,14 +130,16 @@ def markdown(report: dict) -> str:
         f"Date: {report['date']}",
         "",
         "| " + " | ".join(shown) + " |",
-        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers(batches)))) + "|",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers(batches)))) + "|",
     ]
     lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in report["rows"]]
     subset = f"Accuracy on {_subset(report)}. " if _subset(report) else ""
     lines += [
         "",
         subset + "Δ acc and agreement are against each model's float reference "
-        "(the Keras model when measured, else its float artifact). Method: benchmarks/README.md.",
+        "(the Keras model when measured, else its float artifact). `runtime` rows call the runtime "
+        "directly (int8 logits left quantised), beside the same file through `Classifier`. "
+        "Method: benchmarks/README.md.",
     ]
     lines += [f"- {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"
@@ -128,6 +151,7 @@ def flat_csv(report: dict) -> str:
     writer = csv.writer(buffer)
     keys = [
         "artifact",
+        "call",
         "file",
         "format",
         "precision",
@@ -149,7 +173,7 @@ def flat_csv(report: dict) -> str:
     )
     for row in report["rows"]:
         writer.writerow(
-            [row[k] for k in keys]
+            [call(row) if k == "call" else row[k] for k in keys]
             + [row["latency_us"][k] for k in ("p50", "p90", "p99", "min", "max")]
             + [row["throughput"][b] for b in batches]
             + [report["machine"].get("emulated") or ""]

@@ -23,7 +23,7 @@ from fmnist.runtime.classifier import Classifier
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-KERAS_ROWS = ("keras-predict", "keras-call")  # model.predict on one image, as the seeds do; a direct call
+KERAS_ROWS = {"keras-predict": "model.predict", "keras-call": "model(x)"}  # as the seeds do; a direct call
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class Planned:
     threads: int  # 0: the framework's own default
     format: str  # a format name, or one of KERAS_ROWS
     precision: str
-    cold_start: str  # a key of cold_start.SCRIPTS
+    cold_start: str | None  # a key of cold_start.SCRIPTS; None: not measured
     macs: int | None
+    call: str  # how it is called: Classifier, runtime (the bare runtime call), or a KERAS_ROWS call
 
 
 def _keras_functions(path: Path) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -78,13 +79,16 @@ def _keras_functions(path: Path) -> dict[str, Callable[[np.ndarray], np.ndarray]
 
 
 def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Planned]:
-    """Every row: the Keras rows of each group first, then each artifact at each thread count."""
+    """Every row: the Keras rows of each group first, then each artifact at each thread count
+    through `Classifier`, and once through its bare runtime call (the Classifier's overhead)."""
     has_tf = importlib.util.find_spec("tensorflow") is not None
     rows = []
     for group in groups:
         if group.keras and settings.keras and has_tf:
             for name, fn in _keras_functions(group.keras).items():
-                rows.append(Planned(group, name, group.keras, fn, 0, name, "float32", name, group.macs))
+                rows.append(
+                    Planned(group, name, group.keras, fn, 0, name, "float32", name, group.macs, KERAS_ROWS[name])
+                )
         elif group.keras and settings.keras:
             notes.append(f"{group.name}: Keras rows skipped: TensorFlow is not installed (pip install 'fmnist[train]')")
         for name, path in group.artifacts.items():
@@ -92,9 +96,12 @@ def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Plan
                 classifier = Classifier(path, threads)
                 fmt = classifier.format.name if classifier.format else f"{path.suffix[1:]}-{classifier.precision}"
                 macs = group.macs or classifier.manifest.get("source", {}).get("training", {}).get("macs")
-                rows.append(
-                    Planned(group, name, path, classifier.logits, threads, fmt, classifier.precision, "runtime", macs)
-                )
+                row = Planned(group, name, path, classifier.logits, threads, fmt, classifier.precision, "runtime", macs,
+                              "Classifier")  # fmt: skip
+                rows.append(row)
+                if threads == settings.threads[0]:
+                    bare = classifier.backend.bare()
+                    rows.append(dataclasses.replace(row, infer=bare, cold_start=None, call="runtime"))
     return rows
 
 
@@ -122,7 +129,7 @@ def run(
     rows, predictions, references = [], {}, {}
     scored, labels = pixels[: settings.images], labels[: settings.images]
     for row in planned:
-        label = f"{row.group.name}/{row.name} ({row.threads or 'auto'} threads)"
+        label = f"{row.group.name}/{row.name} ({row.call}, {row.threads or 'auto'} threads)"
         step(f"{label}: accuracy")
         if row.path not in predictions:
             logits = [row.infer(scored[i : i + 1000]) for i in range(0, len(scored), 1000)]
@@ -138,11 +145,12 @@ def run(
             step(f"{label}: throughput at batch {batch}")
             speed[str(batch)] = measure.throughput(row.infer, pixels, batch, settings.budget)
         step(f"{label}: cold start")
-        cold = cold_start.measure(row.cold_start, row.path, row.threads, settings.cold_starts)
+        cold = row.cold_start and cold_start.measure(row.cold_start, row.path, row.threads, settings.cold_starts)
         accuracy = float((predicted == labels).mean())
         rows.append(
             {
                 "artifact": f"{row.group.name}/{row.name}",
+                "call": row.call,
                 "file": str(row.path),
                 "format": row.format,
                 "precision": row.precision,

@@ -66,6 +66,7 @@ def export(
 ) -> None:
     """Export a trained model to ONNX and TFLite (float and int8), each verified on the test set."""
     from fmnist import quiet
+    from fmnist.cli.stages import Stages
 
     with user_errors():
         from fmnist import data
@@ -85,7 +86,7 @@ def export(
             opset,
             formats.Limits(min_agreement, max_logit_delta, max_accuracy_drop),
         )
-        with needs_extra("export"), views.Stages(err) as stages:
+        with needs_extra("export"), Stages(err) as stages:
             manifest = run_export(
                 model_path, format_names, out, options, data_dir=data_dir, progress=stages, command=command_line()
             )

@@ -1,15 +1,11 @@
-"""How results look in the terminal: rich tables and the export's stage list."""
+"""How results look in the terminal: rich tables (the export's stage list is in `stages`)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from rich import box
-from rich.console import Console
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
 from rich.table import Table
-from rich.text import Text
 
 from fmnist.cli.common import out
 from fmnist.contract import CLASS_NAMES
@@ -87,54 +83,3 @@ def evaluation(result: dict) -> None:
         cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "·") for j, n in enumerate(matrix_row)]
         table.add_row(f"{i} {name}", f" {result['per_class_accuracy'][name]:.1%}", *cells)
     out.print(table)
-
-
-class _Seconds(ProgressColumn):
-    """A stage's duration, to a tenth of a second (rich's elapsed column rounds down to whole seconds)."""
-
-    def render(self, task: Task) -> Text:
-        seconds = task.finished_time if task.finished else task.elapsed
-        return Text("" if seconds is None else f"{seconds:5.1f} s", style="progress.elapsed")
-
-
-class Stages:
-    """A line per stage and its duration: live with a spinner on a terminal, one plain line per
-    finished stage in a log."""
-
-    def __init__(self, console: Console):
-        self.console = console
-        self.progress: Progress | None = None
-        if console.is_terminal:
-            self.progress = Progress(
-                SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"), _Seconds(), console=console
-            )
-        self.task: TaskID | None = None
-        self.description: str | None = None
-        self.started = 0.0
-
-    def __call__(self, description: str) -> None:
-        self._finish()
-        self.description, self.started = description, time.perf_counter()
-        if self.progress:
-            self.task = self.progress.add_task(description, total=1)
-
-    def _finish(self) -> None:
-        if self.description is None:
-            return
-        if self.progress and self.task is not None:
-            self.progress.update(self.task, completed=1)
-        else:
-            seconds = time.perf_counter() - self.started
-            self.console.print(f"✓ {self.description}  {seconds:.1f} s", markup=False, highlight=False)
-        self.description = None
-
-    def __enter__(self) -> Stages:
-        if self.progress:
-            self.progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is None:
-            self._finish()
-        if self.progress:
-            self.progress.stop()

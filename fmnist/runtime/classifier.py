@@ -71,12 +71,15 @@ def manifest_entry(path: Path) -> dict:
     digest = sha256_file(path)
     for entry in entries:
         if isinstance(entry, dict) and entry.get("file") == path.name and entry.get("sha256") == digest:
-            return {"class_names": manifest.get("class_names"), "source": manifest.get("source", {}), **entry}
+            top = {key: manifest[key] for key in ("contract", "class_names") if key in manifest}
+            return {**top, "source": manifest.get("source", {}), **entry}
     return {}
 
 
 def as_pixels(pixels: npt.ArrayLike) -> np.ndarray:
     """Check and shape model input: uint8 [N,28,28,1] from [N,28,28,1], [N,28,28] or [28,28]."""
+    if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.shape[1:] == contract.INPUT_SHAPE:
+        return np.ascontiguousarray(pixels)  # what a caller usually passes: no other check needed
     array = np.asarray(pixels)
     if array.dtype != np.uint8:
         raise FmnistError(
@@ -105,8 +108,8 @@ class Classifier:
         self.backend = open_backend(self.path, threads)
         self.runtime = self.backend.runtime
         self.manifest = manifest_entry(self.path)
-        # the file's own metadata, else (none, or tflite-runtime cannot read it) the manifest's
-        metadata = self.backend.metadata or self.manifest
+        # the manifest's entry for this very file (its sha256), else the file's own metadata
+        metadata = self.manifest or self.backend.metadata or {}
         self.class_names: tuple[str, ...] = contract.check_metadata(self.path, metadata)
         self.precision: str = metadata.get("precision") or self.manifest.get("precision", "unknown")
         self.format = formats.find(formats.family_of(self.path), self.precision)
@@ -121,6 +124,8 @@ class Classifier:
         pixels = as_pixels(pixels)
         if len(pixels) == 0:
             return np.zeros((0, contract.NUM_CLASSES), np.float32)
+        if len(pixels) <= CHUNK:
+            return self.backend(pixels)
         return np.concatenate([self.backend(pixels[i : i + CHUNK]) for i in range(0, len(pixels), CHUNK)])
 
     def predict_proba(self, pixels: npt.ArrayLike) -> np.ndarray:

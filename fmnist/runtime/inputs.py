@@ -123,8 +123,8 @@ def load_image(path: str | Path) -> np.ndarray:
 def to_pixels(image: Image.Image) -> np.ndarray:
     """A Pillow image as uint8 [28, 28], garment bright on a black background."""
     gray = _grayscale(image)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
+    border = np.sort(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+    background = float(np.mean(border[[(len(border) - 1) // 2, len(border) // 2]]))  # np.median, without numpy.ma
     if background > 127:  # dark garment on a light background: negate, as Fashion-MNIST did
         gray, background = 255 - gray, 255 - background
     gray = np.clip((gray - background) * (255 / max(255 - background, 1.0)), 0, 255)
