@@ -1,6 +1,11 @@
-"""Time a command as fresh processes: median, min and max wall time and peak RSS.
+"""Time a command as fresh processes against a baseline command, run in turn.
 
-Usage: python benchmarks/cold_start.py [--runs N] [--out FILE.json] -- COMMAND...
+Usage: python benchmarks/cold_start.py [--runs N] [--baseline CMD] [--out FILE.json] -- COMMAND...
+
+Each run of COMMAND is paired with a run of the baseline (default: the interpreter importing
+numpy and Pillow, what any Python image classifier starts with), so a neighbour's load moves
+both; the report holds the median, min and max wall time and peak RSS of each and the median
+of the pairs' ratios.
 """
 
 from __future__ import annotations
@@ -13,30 +18,41 @@ import sys
 import time
 
 from fmnist import machine
-from fmnist.bench.process import run_fresh
+from fmnist.bench.process import ProcessRun, run_fresh
+
+
+def summary(runs: list[ProcessRun]) -> dict:
+    ms = [1000 * r.seconds for r in runs]
+    return {
+        "wall_ms": {"median": round(statistics.median(ms), 1), "min": round(min(ms), 1), "max": round(max(ms), 1)},
+        "peak_rss_mb": round(statistics.median(r.peak_rss_mb for r in runs), 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--warmup", type=int, default=2, help="Runs discarded first (page cache).")
+    parser.add_argument("--warmup", type=int, default=2, help="Pairs discarded first (page cache).")
+    parser.add_argument("--baseline", default=f"{shlex.quote(sys.executable)} -c 'import numpy, PIL.Image'")
     parser.add_argument("--out")
     parser.add_argument("command", nargs="+")
     args = parser.parse_args()
-    runs = []
+    baseline = shlex.split(args.baseline)
+    pairs = []
     for i in range(args.warmup + args.runs):
-        run = run_fresh(args.command)
-        if run.returncode:
-            sys.exit(f"{shlex.join(args.command)} failed ({run.returncode}): {run.stderr.strip()}")
+        pair = run_fresh(args.command), run_fresh(baseline)
+        for argv, run in zip((args.command, baseline), pair, strict=True):
+            if run.returncode:
+                sys.exit(f"{shlex.join(argv)} failed ({run.returncode}): {run.stderr.strip()}")
         if i >= args.warmup:
-            runs.append(run)
-    ms = [1000 * r.seconds for r in runs]
+            pairs.append(pair)
     report = {
         "command": shlex.join(args.command),
         "runs": args.runs,
-        "wall_ms": {"median": round(statistics.median(ms), 1), "min": round(min(ms), 1), "max": round(max(ms), 1)},
-        "peak_rss_mb": round(statistics.median(r.peak_rss_mb for r in runs), 1),
-        "output": runs[-1].stdout.strip(),
+        **summary([a for a, _ in pairs]),
+        "baseline": {"command": shlex.join(baseline), **summary([b for _, b in pairs])},
+        "ratio_to_baseline": round(statistics.median(a.seconds / b.seconds for a, b in pairs), 2),
+        "output": pairs[-1][0].stdout.strip(),
         "machine": machine.describe(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

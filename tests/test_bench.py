@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import platform
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import run_fmnist
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OUTPUTS = ["accuracy_vs_latency.png", "accuracy_vs_size.png", "bench.csv", "bench.json", "bench.md", "latency.png"]
 ROW_KEYS = {
@@ -152,3 +156,49 @@ def test_bad_bench_arguments_are_one_line(tmp_path, args, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+
+
+@pytest.mark.slow
+def test_the_frontier_script_trains_exports_measures_and_marks_the_front(tmp_path):
+    """benchmarks/frontier.sh on a tiny setting: two variants, one epoch on 300 images."""
+    env = {
+        **os.environ,
+        "FRONTIER_VARIANTS": "edge edge-gap",
+        "FRONTIER_RUNS": str(tmp_path / "runs"),
+        "FRONTIER_OUT": str(tmp_path / "out"),
+    }
+    script = ROOT / "benchmarks" / "frontier.sh"
+    result = subprocess.run(
+        ["bash", str(script), "--limit", "300", "--epochs", "1"],
+        check=False, capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    frontier = json.loads((tmp_path / "out" / "frontier.json").read_text())
+    rows = {row["model"]: row for row in frontier["rows"]}
+    assert set(rows) == {"default", "edge", "edge-gap"}
+    assert rows["edge-gap"]["params"] == 43_610 and rows["edge"]["macs"] == 1_950_592
+    assert all(row["p50_us"] > 0 and 0 <= row["int8_accuracy"] <= 1 for row in rows.values())
+    fastest = min(rows.values(), key=lambda r: r["p50_us"])
+    best = max(rows.values(), key=lambda r: r["int8_accuracy"])
+    assert fastest["pareto"] and best["pareto"]  # the ends of the front
+    assert rows["default"]["int8_accuracy"] > 0.9 > rows["edge"]["int8_accuracy"]  # the shipped model, trained
+    assert (tmp_path / "out" / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| default | edge |" in (tmp_path / "out" / "frontier.md").read_text()
+
+
+def test_the_pareto_front_keeps_what_nothing_beats():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from frontier import pareto
+
+    rows = [
+        {"p50_us": 20.0, "int8_accuracy": 0.92},
+        {"p50_us": 25.0, "int8_accuracy": 0.93},
+        {"p50_us": 30.0, "int8_accuracy": 0.925},  # slower and less accurate than the one above
+        {"p50_us": 22.0, "int8_accuracy": 0.92},  # as accurate as the first, and slower
+    ]
+    assert [(r["p50_us"], r["pareto"]) for r in pareto(rows)] == [
+        (20.0, True),
+        (22.0, False),
+        (25.0, True),
+        (30.0, False),
+    ]

@@ -11,12 +11,16 @@ import typer
 from fmnist.cli import views
 from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, needs_extra, user_errors
 from fmnist.errors import FmnistError
-from fmnist.train.config import DEFAULTS, Arch, Strategy
+from fmnist.train.config import Arch, Strategy, defaults
 
 
 def train(
     arch: Annotated[
-        Arch, typer.Option(help="edge: compact int8-friendly CNN; cnn, mlp: the seed articles' baselines.")
+        Arch,
+        typer.Option(
+            help="edge: the compact int8-friendly CNN; edge-*: its variants (benchmarks/README.md, frontier); "
+            "wide: a larger one, to teach; cnn, mlp: the seed articles' baselines."
+        ),
     ] = Arch.edge,
     epochs: Annotated[int | None, typer.Option(min=1, help="Default depends on --arch.", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Global batch size.", show_default=False)] = None,
@@ -32,6 +36,36 @@ def train(
     ] = None,
     augment: Annotated[
         bool | None, typer.Option("--augment/--no-augment", help="Random flips and shifts.", show_default=False)
+    ] = None,
+    erase: Annotated[
+        float | None,
+        typer.Option(
+            min=0, max=1, help="Chance of random erasing per image (default depends on --arch).", show_default=False
+        ),
+    ] = None,
+    ema: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=0.9999,
+            help="Momentum of the weights' moving average, validated and saved; 0: off (default depends on --arch).",
+            show_default=False,
+        ),
+    ] = None,
+    teacher: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A finished run to distil from; repeat for an ensemble (logits averaged).", show_default=False
+        ),
+    ] = None,
+    distill: Annotated[
+        float | None,
+        typer.Option(
+            min=0, max=1, help="Weight of the teachers' soft targets in the loss (default: 0.5).", show_default=False
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(min=1, help="Distillation temperature (default: 4).", show_default=False)
     ] = None,
     val_fraction: Annotated[
         float | None,
@@ -69,7 +103,10 @@ def train(
 
         if name is not None and (Path(name).name != name or name in ("", ".", "..")):
             raise FmnistError(f"--name {name!r} must be a plain folder name; use --runs-dir for the place")
-        data.find(data_dir)  # a missing dataset fails before TensorFlow's slow import
+        data.find(data_dir)  # a missing dataset or teacher fails before TensorFlow's slow import
+        for run in teacher or []:
+            if not (run / "model.keras").is_file():
+                raise FmnistError(f"--teacher {run}: no model.keras; is it a finished `fmnist train` run?")
         given: dict[str, Any] = {
             "epochs": epochs,
             "batch_size": batch_size,
@@ -80,9 +117,14 @@ def train(
             "val_fraction": val_fraction,
             "limit": limit,
             "mixed_precision": mixed_precision,
+            "erase": erase,
+            "ema": ema,
+            "teachers": tuple(str(t) for t in teacher) if teacher else None,
+            "distill": distill,
+            "temperature": temperature,
         }
         config = dataclasses.replace(
-            DEFAULTS[arch.value],
+            defaults(arch.value),
             seed=seed,
             strategy=strategy.value,
             **{k: v for k, v in given.items() if v is not None},

@@ -56,7 +56,7 @@ def to_onnx(job: Job) -> None:
     _save(_finish(converted, job.metadata), job.target)
 
 
-class _Reader:
+class CalibrationReader:
     """Feeds calibration images to onnxruntime's calibrator in batches."""
 
     def __init__(self, images: np.ndarray, batch: int = 64):
@@ -96,7 +96,7 @@ def quantize(job: Job) -> None:
         quantize_static(
             str(prepared),
             str(job.target),
-            _Reader(job.calibration),
+            CalibrationReader(job.calibration),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,  # U8S8: what x86 int8 kernels run, and uint8 pixels fit as they are
             weight_type=QuantType.QInt8,

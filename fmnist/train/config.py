@@ -6,7 +6,7 @@ setting before the slow import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 
 
@@ -14,6 +14,12 @@ class Arch(str, Enum):
     """The architectures models.py builds."""
 
     edge = "edge"  # the compact int8-friendly CNN fmnist ships
+    edge_w96 = "edge-w96"  # the edge family's variants: the frontier of accuracy against latency
+    edge_w48 = "edge-w48"
+    edge_deep = "edge-deep"
+    edge_gap = "edge-gap"
+    edge_sep = "edge-sep"
+    wide = "wide"  # a larger member of the family, to teach the others
     cnn = "cnn"  # the seed articles' Conv32-Pool-Conv64-Pool-Dense128 baseline
     mlp = "mlp"  # the seed articles' Flatten-Dense128 baseline
 
@@ -42,12 +48,27 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "auto"  # a Strategy
     mixed_precision: bool | None = None  # None: on when training on a GPU
+    erase: float = 0.0  # chance that a training image loses a random rectangle (random erasing)
+    ema: float = 0.0  # momentum of the weights' moving average, which is validated and saved; 0: off
+    teachers: tuple[str, ...] = ()  # run folders whose models' averaged logits teach this one
+    distill: float = 0.5  # weight of the teachers' softened logits in the loss; the labels get the rest
+    temperature: float = 4.0  # softens both sides' logits for distillation
+
+    def record(self) -> dict:
+        """The settings as JSON stores them (tuples as lists): what config.json holds."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 # Per-architecture defaults. The seeds' models keep their layers but get the same careful
-# training (validation split, AdamW with cosine decay; flips and shifts for the CNN).
-DEFAULTS = {
-    "edge": TrainConfig(arch="edge", epochs=30, label_smoothing=0.1),
+# training (validation split, AdamW with cosine decay; flips and shifts for the CNN); the
+# edge family adds label smoothing, random erasing and a moving average of its weights.
+EDGE = TrainConfig(arch="edge", epochs=30, label_smoothing=0.1)
+SEEDS = {
     "cnn": TrainConfig(arch="cnn", epochs=20),
     "mlp": TrainConfig(arch="mlp", epochs=30, augment=False, learning_rate=1e-3),
 }
+
+
+def defaults(arch: str) -> TrainConfig:
+    """The settings `fmnist train --arch ARCH` starts from."""
+    return SEEDS.get(arch) or replace(EDGE, arch=arch)

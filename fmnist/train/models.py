@@ -43,31 +43,62 @@ def cnn() -> keras.Model:
     return keras.Model(pixels, _logits(x), name="cnn")
 
 
-def _conv_bn_relu(x: keras.KerasTensor, channels: int, name: str) -> keras.KerasTensor:
-    x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+def _conv_bn_relu(x: keras.KerasTensor, channels: int, name: str, separable: bool = False) -> keras.KerasTensor:
+    if separable:  # depthwise 3×3 then pointwise 1×1, each folded with its batch norm
+        x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_dw")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_dw_bn")(x)
+        x = layers.ReLU(name=f"{name}_dw_relu")(x)
+        x = layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_conv")(x)
+    else:
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # settles in few steps
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def edge() -> keras.Model:
-    """A compact CNN for int8 deployment: 2 M multiply-adds, about 25 µs per image in LiteRT.
+def _edge_family(
+    name: str, widths: tuple[int, int, int], *, extra: int = 0, head: str = "flatten", separable: bool = False
+) -> keras.Model:
+    """Three conv-BN-ReLU blocks at 28×28, 14×14 and 7×7 with max-pools between, `extra` more
+    blocks at 7×7, then a dense head on the flattened map (or on its global average).
 
-    Only ops that TFLite int8 and ONNX QDQ handle natively (conv, batch norm that folds into
-    it, ReLU, max-pool, dense). Channels double as the resolution halves: 16 at 28×28, where
-    every channel costs 784 positions and memory traffic dominates the latency; 32 at 14×14;
-    64 at 7×7. A static reshape, so TFLite needs no shape ops for the dynamic batch.
+    Only ops that TFLite int8 and ONNX QDQ run natively: conv (or depthwise + pointwise), batch
+    norm folded into it, ReLU, max-pool, dense. The first block stays a full convolution: a
+    one-channel depthwise one would learn nothing a 3×3 kernel cannot.
     """
     pixels, x = _inputs()
-    x = _conv_bn_relu(x, 16, "block1")
+    x = _conv_bn_relu(x, widths[0], "block1")
     x = layers.MaxPooling2D(name="pool1")(x)
-    x = _conv_bn_relu(x, 32, "block2")
+    x = _conv_bn_relu(x, widths[1], "block2", separable)
     x = layers.MaxPooling2D(name="pool2")(x)
-    x = _conv_bn_relu(x, 64, "block3")
-    x = layers.Reshape((7 * 7 * 64,), name="flatten")(x)
-    return keras.Model(pixels, _logits(x), name="edge")
+    for i in range(1 + extra):
+        x = _conv_bn_relu(x, widths[2], f"block{3 + i}", separable)
+    if head == "gap":
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+    else:  # a static reshape, so TFLite needs no shape ops for the dynamic batch
+        x = layers.Reshape((7 * 7 * widths[2],), name="flatten")(x)
+    return keras.Model(pixels, _logits(x), name=name)
 
 
-BUILDERS = {"edge": edge, "cnn": cnn, "mlp": mlp}  # one per config.Arch
+def edge() -> keras.Model:
+    """A compact CNN for int8 deployment: 2 M multiply-adds, about 20 µs per image in LiteRT.
+
+    Channels double as the resolution halves: 16 at 28×28, where every channel costs 784
+    positions and memory traffic dominates the latency; 32 at 14×14; 64 at 7×7.
+    """
+    return _edge_family("edge", (16, 32, 64))
+
+
+BUILDERS = {  # one per config.Arch
+    "edge": edge,
+    "edge-w96": lambda: _edge_family("edge-w96", (16, 32, 96)),  # wider at 7×7, where positions are few
+    "edge-w48": lambda: _edge_family("edge-w48", (16, 48, 64)),  # wider at 14×14
+    "edge-deep": lambda: _edge_family("edge-deep", (16, 32, 64), extra=1),  # a second block at 7×7
+    "edge-gap": lambda: _edge_family("edge-gap", (16, 32, 128), head="gap"),  # global average, few parameters
+    "edge-sep": lambda: _edge_family("edge-sep", (24, 64, 96), separable=True),  # separable, wider for the MACs
+    "wide": lambda: _edge_family("wide", (32, 64, 128), extra=1),  # a teacher for distillation
+    "cnn": cnn,
+    "mlp": mlp,
+}
 
 
 def build(arch: str) -> keras.Model:

@@ -8,7 +8,6 @@ crash resumes from the last finished epoch), and when done ``model.keras``,
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -22,7 +21,7 @@ from fmnist import data, machine, plots
 from fmnist.errors import FmnistError
 from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
-from fmnist.train import models, pipeline
+from fmnist.train import distill, models, pipeline
 from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
 from fmnist.train.config import Arch, Strategy, TrainConfig
 
@@ -48,8 +47,9 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dic
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     if config_path.exists():
-        saved = json.loads(config_path.read_text())
-        wanted = dataclasses.asdict(config)
+        # a setting added since the run was made reads as its default, which is what the run used
+        saved = {**TrainConfig().record(), **json.loads(config_path.read_text())}
+        wanted = config.record()
         diff = [f"{k} {saved.get(k)!r} → {v!r}" for k, v in wanted.items() if saved.get(k) != v]
         if diff:
             raise FmnistError(
@@ -58,7 +58,7 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dic
             )
     if (run_dir / "metrics.json").exists():
         return json.loads((run_dir / "metrics.json").read_text())
-    write_json(config_path, dataclasses.asdict(config))
+    write_json(config_path, config.record())
     return None
 
 
@@ -79,10 +79,11 @@ def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> N
         warmup_target=config.learning_rate,
         warmup_steps=warmup,
     )
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, **ema),
+        loss=distill.loss(config.label_smoothing, config.distill, config.temperature),
+        metrics=[distill.accuracy],
     )
 
 
@@ -136,8 +137,15 @@ def train(
         subset = data.stratified_subset(y, config.limit, config.seed)
         x, y = x[subset], y[subset]
     keep, held_out = data.stratified_split(y, config.val_fraction, config.seed)
+    teacher = distill.teacher_logits(config.teachers, x[keep]) if config.teachers else None
     train_ds = pipeline.dataset(
-        x[keep], y[keep], config.batch_size, shuffle=True, augment=config.augment, seed=config.seed
+        x[keep],
+        pipeline.targets(y[keep], teacher),
+        config.batch_size,
+        shuffle=True,
+        augment=config.augment,
+        erase=config.erase,
+        seed=config.seed,
     )
     val_ds = pipeline.dataset(x[held_out], y[held_out], 1024)
     steps = len(train_ds)
@@ -151,6 +159,8 @@ def train(
     done = read_history(history_path)[: _restored_epochs(run_dir / "backup")]
     best_so_far = max((r["val_accuracy"] for r in done), default=None)
     fit_callbacks = [
+        # validate, keep and back up the weights' moving average (it swaps in at each epoch's end)
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []),
         HistoryFile(history_path),
         keras.callbacks.ModelCheckpoint(
             best_path,
@@ -182,12 +192,11 @@ def train(
     history = read_history(history_path)
     if best_path.exists():
         model.load_weights(best_path)
-    if mixed:  # store a float32 model: exporters and runtimes get one precision
-        keras.mixed_precision.set_global_policy("float32")
-        float_model = models.build(config.arch)
-        float_model.set_weights(model.get_weights())
-        model = float_model
-        _compile(model, config, steps)
+    # store a float32 model (exporters and runtimes get one precision) without its training
+    # configuration (the loss and metric are fmnist's own): it loads anywhere Keras runs
+    keras.mixed_precision.set_global_policy("float32")
+    trained, model = model, models.build(config.arch)
+    model.set_weights(trained.get_weights())
 
     logits = model.predict(dataset.x_test[..., None], batch_size=1024, verbose=0)
     best = max(history, key=lambda r: r["val_accuracy"])
@@ -201,7 +210,8 @@ def train(
         "train_seconds": round(sum(r["seconds"] for r in history), 1),
         **test_metrics(dataset.y_test, logits),
         "seed": config.seed,
-        "config": dataclasses.asdict(config),
+        "config": config.record(),
+        "teachers": distill.records(config.teachers),
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,
         "mixed_precision": mixed,

@@ -1,0 +1,71 @@
+"""The training recipe's ablation: one row per change, each added to the one before.
+
+Usage: python benchmarks/ablation.py --out DIR "LABEL=RUN_DIR" ...
+
+Each RUN_DIR is a finished run exported to int8 TFLite (RUN_DIR/export/manifest.json): its
+row holds the float test accuracy, the int8 test accuracy verified at export, the epochs,
+the training time and the command. Writes ablation.json and ablation.md; run by
+benchmarks/recipe.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def row(label: str, run: Path) -> dict:
+    metrics = json.loads((run / "metrics.json").read_text())
+    manifest = json.loads((run / "export" / "manifest.json").read_text())
+    return {
+        "change": label,
+        "run": str(run),
+        "arch": metrics["arch"],
+        "seed": metrics["seed"],
+        "epochs": metrics["epochs"],
+        "train_seconds": metrics["train_seconds"],
+        "float_accuracy": metrics["test_accuracy"],
+        "int8_accuracy": manifest["artifacts"]["tflite-int8"]["verified"]["accuracy"],
+        "command": metrics["command"],
+    }
+
+
+def markdown(rows: list[dict], machine: str) -> str:
+    lines = [
+        "# The training recipe, one change at a time",
+        "",
+        f"`{rows[0]['arch']}`, seed {rows[0]['seed']}, full training set; {machine}. Each row adds its change to "
+        "the row above. Accuracy on the 10,000 test images; int8 is the exported TFLite model, verified at export.",
+        "",
+        "| change | epochs run | training time | float | int8 | Δ int8 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    previous = None
+    for r in rows:
+        delta = "–" if previous is None else f"{100 * (r['int8_accuracy'] - previous):+.2f} pp"
+        lines.append(
+            f"| {r['change']} | {r['epochs']} | {r['train_seconds'] / 60:.1f} min | {r['float_accuracy']:.2%} | "
+            f"{r['int8_accuracy']:.2%} | {delta} |"
+        )
+        previous = r["int8_accuracy"]
+    lines += ["", "Commands:", "", *(f"- {r['change']}: `{r['command']}`" for r in rows)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR, in order")
+    args = parser.parse_args()
+    rows = [row(label, Path(run)) for label, run in (item.split("=", 1) for item in args.runs)]
+    machine = json.loads((Path(rows[0]["run"]) / "metrics.json").read_text())["machine"]
+    described = f"{machine['cpu']}, {machine['cores']} cores" + (", GPU" if machine.get("gpus") else ", no GPU")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ablation.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+    (args.out / "ablation.md").write_text(markdown(rows, described))
+    print(markdown(rows, described), end="")
+
+
+if __name__ == "__main__":
+    main()
