@@ -3,6 +3,7 @@ background, in every mode and format `fmnist predict` must read."""
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -76,11 +77,29 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def decompression_bomb(path: Path) -> Path:
     """A 200-byte PNG claiming 30,000 × 30,000 pixels."""
-    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 0, 0, 0, 0)
+    return png_claiming(path, 30_000, 30_000)
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny grayscale PNG whose header claims `width` × `height` pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
         + _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
         + _chunk(b"IEND", b"")
     )
+    return path
+
+
+def jpeg_claiming(path: Path, width: int, height: int) -> Path:
+    """A small real JPEG whose header claims `width` × `height` pixels (a JPEG bomb)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (64, 64), 128).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")  # baseline frame header: length, precision, height, width
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
     return path

@@ -41,11 +41,16 @@ def test_predict_reports_each_bad_file_and_still_predicts_the_good_ones(photos, 
     result = run_fmnist("predict", "--json", str(photos[1]), str(tmp_path / "bad"), str(photos[2]), "--model", "onnx")
     assert result.returncode == 2
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(Path(r["file"]).name, r["class"]) for r in records] == [
+    classified = [r for r in records if "class" in r]
+    assert [(Path(r["file"]).name, r["class"]) for r in classified] == [
         (photos[1].name, "Pullover"),
         (photos[2].name, "Trouser"),
     ]
-    assert len(records[0]["top_k"]) == 3 and records[0]["top_k"][0]["class"] == "Pullover"
+    assert len(classified[0]["top_k"]) == 3 and classified[0]["top_k"][0]["class"] == "Pullover"
+    assert all(r["model"] == "model.onnx" for r in records)
+    assert all(r["low_confidence"] == (r["probability"] < 0.5) for r in classified)
+    unread = {Path(r["file"]).name: r["error"] for r in records if "error" in r}
+    assert len(unread) == len(expected) - 1 and "decompression bomb" in unread["bomb.png"]
     errors = result.stderr.splitlines()
     assert "Traceback" not in result.stderr
     assert errors[-1] == f"{len(expected) - 1} of {len(expected) + 1} inputs could not be read"
@@ -55,6 +60,38 @@ def test_predict_reports_each_bad_file_and_still_predicts_the_good_ones(photos, 
         assert sum(line.startswith(f"error: {tmp_path / 'bad' / name}: ") and words in line for line in errors) == 1, (
             name
         )
+
+
+def test_a_reader_that_stops_early_ends_predict_quietly(photos):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fmnist", "predict", "--json", *map(str, photos * 200)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert json.loads(process.stdout.readline())["class"] == "Ankle boot"
+    process.stdout.close()  # what `| head -1` does
+    assert process.wait(timeout=120) == 0 and process.stderr.read() == ""
+
+
+def test_low_confidence_answers_and_skipped_files_are_said(tmp_path):
+    from rich.console import Console
+
+    from fmnist.cli import common, views
+
+    console = Console(record=True, width=120)
+    ranked = [{"class": "Shirt", "probability": 0.41}, {"class": "Coat", "probability": 0.3}]
+    original, common.out = common.out, console
+    try:
+        views.out = console
+        views.predictions([("a.png", ranked, True)], "model")
+    finally:
+        views.out = common.out = original
+    text = console.export_text()
+    assert "Shirt?" in text and "?: a guess, the best class has less than 50 % probability" in text
+    (tmp_path / "a.heic").write_bytes(b"x")
+    (tmp_path / "b.heic").write_bytes(b"x")
+    result = run_fmnist("predict", str(tmp_path))
+    assert result.returncode == 2  # nothing readable in the folder
+    assert "skipped in folders: 2 .heic (types fmnist does not read) (--verbose names them)" in result.stderr
 
 
 def test_predict_reads_idx_and_npy_arrays(real_data, tmp_path):
@@ -107,8 +144,9 @@ def test_runtime_path_never_imports_tensorflow(photos, command):
 
 
 @pytest.mark.slow
-def test_runtime_only_install_predicts(photos, tmp_path):
-    """`pip install fmnist[tflite]` in a fresh venv: numpy, Pillow, LiteRT, no TensorFlow."""
+def test_runtime_only_install_predicts_and_benches(photos, tmp_path):
+    """`pip install fmnist[tflite]` in a fresh venv: numpy, Pillow, LiteRT, no TensorFlow, and
+    no onnxruntime: predict runs the int8 TFLite model, bench measures what LiteRT can run."""
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python, fmnist = env_dir / "bin" / "python", env_dir / "bin" / "fmnist"
@@ -118,22 +156,33 @@ def test_runtime_only_install_predicts(photos, tmp_path):
     for module in ("tensorflow", "keras", "onnxruntime"):
         found = subprocess.run([python, "-c", f"import {module}"], check=False, capture_output=True, cwd=tmp_path)
         assert found.returncode != 0, f"{module} was installed"
-    result = subprocess.run(
-        [fmnist, "predict", "--json", str(photos[0])],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
+
+    def fmnist_says(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([fmnist, *args], check=False, capture_output=True, text=True, cwd=tmp_path, env=env)
+
+    result = fmnist_says("predict", "--json", str(photos[0]))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["class"] == "Ankle boot"
-    result = subprocess.run(
-        [fmnist, "predict", "--model", "onnx", str(photos[0])],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    result = fmnist_says("predict", "--model", "onnx", str(photos[0]))
     assert result.returncode == 2 and "pip install 'fmnist[onnx]'" in result.stderr
+
+    quick = ("--quick", "--cold-starts", "0", "--iterations", "20", "--images", "100")
+    result = fmnist_says("bench", *quick, "--out", "shipped")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "shipped" / "bench.json").read_text())
+    assert {row["artifact"] for row in report["rows"]} == {"default/tflite-int8"}
+    skipped = "skipped: onnxruntime is not installed (pip install 'fmnist[onnx]')"
+    assert [n for n in report["notes"] if "onnxruntime" in n] == [
+        f"default/onnx {skipped}",
+        f"default/onnx-int8 {skipped}",
+    ]
+    assert f"note: default/onnx {skipped}" in result.stderr
+    result = fmnist_says("bench", "tflite-int8", *quick, "--out", "named")  # a format name, as in predict
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "model.keras").write_bytes(b"not read")
+    result = fmnist_says("bench", "model.keras", *quick, "--out", "keras")
+    assert result.returncode == 2 and not (tmp_path / "keras").exists()
+    assert result.stderr.strip() == (
+        "error: nothing to measure: files: Keras rows skipped: "
+        "TensorFlow is not installed (pip install 'fmnist[train]')"
+    )

@@ -200,7 +200,43 @@ def test_arrays_and_idx_files_are_read_as_they_are(images, tmp_path):
     np.testing.assert_array_equal(inputs.read(tmp_path / "a.npy")[..., 0], images[:5])
     np.testing.assert_array_equal(inputs.read(tmp_path / "b.npy")[..., 0], images[:3])
     np.testing.assert_array_equal(inputs.read(tmp_path / "t10k-images-idx3-ubyte.gz")[..., 0], images[:4])
-    assert [p.name for p in inputs.walk([tmp_path])] == ["a.npy", "b.npy", "t10k-images-idx3-ubyte.gz"]
+    assert [p.name for p in inputs.walk([tmp_path]).files] == ["a.npy", "b.npy", "t10k-images-idx3-ubyte.gz"]
+
+
+def test_a_folder_walk_follows_linked_folders_once_and_says_what_it_passed_over(tmp_path):
+    from PIL import Image
+
+    photos, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    (photos / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    garment = Image.new("L", (40, 40), 250)
+    garment.paste(0, (10, 5, 30, 35))
+    for folder, name in ((photos, "a.png"), (photos / "sub", "b.jpg"), (elsewhere, "c.png")):
+        garment.save(folder / name)
+    (photos / "linked").symlink_to(elsewhere)  # a linked folder is walked
+    (photos / "sub" / "loop").symlink_to(photos)  # a link back up is not walked again
+    (photos / "phone.heic").write_bytes((photos / "a.png").read_bytes())
+    (photos / ".hidden.png").write_bytes(b"")
+    found = inputs.walk([photos, photos / "phone.heic"])
+    assert [str(p.relative_to(photos)) for p in found.files] == ["a.png", "linked/c.png", "sub/b.jpg", "phone.heic"]
+    assert [(str(p.relative_to(photos)), why) for p, why in found.skipped] == [
+        ("phone.heic", "unsupported type"),
+        ("sub/loop", "link back to a folder already walked"),
+    ]
+    assert inputs.read(photos / "phone.heic").shape == (1, 28, 28, 1)  # named, it is read whatever its suffix
+
+
+def test_a_blank_image_has_no_garment_to_classify(tmp_path):
+    from PIL import Image
+
+    for name, image in {
+        "white.jpg": Image.new("RGB", (300, 400), "white"),
+        "black.png": Image.new("L", (28, 28), 0),
+        "faint.png": Image.new("L", (50, 50), 240),
+    }.items():
+        image.save(tmp_path / name)
+        with pytest.raises(InputError, match=f"{name}: no garment found: the image is blank once its background"):
+            load_image(tmp_path / name)
 
 
 def _bad_files(folder, good_png):
@@ -239,7 +275,9 @@ def test_every_bad_file_gets_an_error_naming_it(tmp_path):
     good = tmp_path / "good.png"
     from PIL import Image
 
-    Image.new("L", (50, 80), 255).save(good)
+    image = Image.new("L", (50, 80), 255)
+    image.paste(0, (10, 10, 40, 70))  # a dark garment on white
+    image.save(good)
     expected = _bad_files(tmp_path / "bad", good)
     for name, words in expected.items():
         with pytest.raises(InputError) as caught:
@@ -265,3 +303,33 @@ def test_manifest_entry_is_found_beside_a_copied_model(tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(DEFAULT_MODEL_DIR, copy)
     assert Classifier.load(copy / "model.onnx").manifest["precision"] == "float32"
+
+
+@pytest.mark.parametrize("megapixels", [108, 200])
+def test_phone_photos_are_decoded_at_a_reduced_scale(tmp_path, megapixels):
+    """What current phones take: 12,000 × 9,000 and 16,320 × 12,240 pixels, decoded at 1/8."""
+    from PIL import Image
+
+    width, height = {108: (12_000, 9_000), 200: (16_320, 12_240)}[megapixels]
+    image = Image.new("L", (width, height), 250)
+    image.paste(0, (width // 3, height // 4, 2 * width // 3, 3 * height // 4))  # a dark garment
+    image.save(tmp_path / "phone.jpg", quality=20)
+    pixels = load_image(tmp_path / "phone.jpg")
+    assert pixels.shape == (28, 28) and pixels.max() == 255 and pixels[0, 0] == 0
+
+
+def test_bombs_stay_refused_with_the_limit_and_the_override(tmp_path, monkeypatch):
+    from photos import decompression_bomb, jpeg_claiming, png_claiming
+
+    with pytest.raises(InputError, match=r"bomb.png: image is too large \(over 178,956,970 pixels\): refused"):
+        load_image(decompression_bomb(tmp_path / "bomb.png"))  # 30,000 × 30,000 in 200 bytes
+    large = png_claiming(tmp_path / "large.png", 10_000, 10_000)
+    with pytest.raises(InputError, match=r"large.png: 10000×10000 pixels to decode, more than the 89,478,485 allowed"):
+        load_image(large)
+    jpeg = jpeg_claiming(tmp_path / "huge.jpg", 60_000, 60_000)  # the most a JPEG can claim is 65,535²
+    assert jpeg.stat().st_size < 1000
+    monkeypatch.setenv("FMNIST_MAX_PIXELS", "1000000")
+    with pytest.raises(
+        InputError, match=r"7500×7500 pixels to decode, more than the 1,000,000 allowed .*FMNIST_MAX_PIXELS"
+    ):
+        load_image(jpeg)  # decoded at 1/8 scale, and the limit counts that

@@ -18,6 +18,7 @@ import numpy as np
 from fmnist import machine
 from fmnist.bench import cold_start, measure
 from fmnist.bench.targets import Group
+from fmnist.errors import FmnistError
 from fmnist.runtime.classifier import Classifier
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Plan
     has_tf = importlib.util.find_spec("tensorflow") is not None
     rows = []
     for group in groups:
+        for label, reason in group.skipped.items():
+            notes.append(f"{group.name}/{label} skipped: {reason}")
         if group.keras and settings.keras and has_tf:
             for name, fn in _keras_functions(group.keras).items():
                 rows.append(
@@ -119,6 +122,8 @@ def run(
     """Measure every artifact of every group at every thread setting; return the report."""
     notes: list[str] = []
     planned = plan(groups, settings, notes)
+    if not planned:
+        raise FmnistError("nothing to measure: " + ("; ".join(notes) or "no artifact or Keras model given"))
     total = len(planned) * (3 + len(settings.batches))
     task = progress.add_task("measuring", total=total) if progress else None
 

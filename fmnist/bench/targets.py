@@ -19,6 +19,16 @@ class Group:
     artifacts: dict[str, Path] = field(default_factory=dict)  # row label -> file
     keras: Path | None = None
     macs: int | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # row label -> why it is not measured here
+
+    def runnable(self) -> Group:
+        """This group without the artifacts no installed runtime can run (they go to `skipped`)."""
+        for label, path in list(self.artifacts.items()):
+            runtime = formats.RUNTIMES[formats.family_of(path)]
+            if not formats.installed(formats.family_of(path)):
+                self.skipped[label] = f"{runtime.name} is not installed (pip install 'fmnist[{runtime.extra}]')"
+                del self.artifacts[label]
+        return self
 
 
 def _from_folder(folder: Path) -> Group:
@@ -46,13 +56,25 @@ def _from_folder(folder: Path) -> Group:
 
 
 def resolve(targets: list[Path], runs_dir: Path = Path("runs")) -> list[Group]:
-    """Groups to measure: run or export folders, loose files; by default the newest run's
-    export, else the shipped model."""
+    """Groups to measure: run or export folders, loose files, format names of the shipped model;
+    by default the newest run's export, else the shipped model. Artifacts that no installed
+    runtime can run are left in each group's `skipped`."""
     if not targets:
         exports = sorted(runs_dir.glob("*/export/manifest.json"), key=lambda p: p.stat().st_mtime)
-        return [_from_folder(exports[-1].parent if exports else DEFAULT_MODEL_DIR)]
+        return [_from_folder(exports[-1].parent if exports else DEFAULT_MODEL_DIR).runnable()]
+    named = [str(t) for t in targets if str(t) in formats.FORMATS and not t.exists()]
     groups, loose = [], Group("files")
+    if named:
+        shipped = _from_folder(DEFAULT_MODEL_DIR)
+        missing = [n for n in named if n not in shipped.artifacts]
+        if missing:
+            raise FmnistError(f"the shipped model has no {missing[0]} artifact; it has {', '.join(shipped.artifacts)}")
+        shipped.artifacts = {n: p for n, p in shipped.artifacts.items() if n in named}
+        shipped.keras = None
+        groups.append(shipped)
     for target in targets:
+        if str(target) in named:
+            continue
         if target.is_dir():
             groups.append(_from_folder(target))
         elif not target.is_file():
@@ -64,4 +86,4 @@ def resolve(targets: list[Path], runs_dir: Path = Path("runs")) -> list[Group]:
             loose.artifacts[target.name] = target
     if loose.artifacts or loose.keras:
         groups.append(loose)
-    return groups
+    return [group.runnable() for group in groups]

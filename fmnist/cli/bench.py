@@ -15,7 +15,7 @@ def bench(
     targets: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Run or export folders, .onnx/.tflite/.keras files "
+            help="Run or export folders, .onnx/.tflite/.keras files, format names of the shipped model "
             "(default: the newest run's export, else the shipped model).",
             show_default=False,
         ),

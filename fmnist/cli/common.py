@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,16 @@ def user_errors() -> Iterator[None]:
     except FmnistError as exc:
         error(str(exc))
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def until_the_reader_stops() -> Iterator[None]:
+    """End quietly, with exit code 0, when the reader of stdout goes away (`fmnist predict | head -1`)."""
+    try:
+        yield
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        raise typer.Exit(0) from None
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 
 from fmnist import formats
 from fmnist.cli import views
-from fmnist.cli.common import DataDir, Threads, err, error, needs_extra, user_errors
+from fmnist.cli.common import DataDir, Threads, err, error, needs_extra, until_the_reader_stops, user_errors
 
 ModelOption = Annotated[
     str | None,
@@ -33,40 +34,56 @@ def predict(
     ],
     model: ModelOption = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="Classes to show per image.")] = 3,
-    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per image instead of a table.")] = False,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON object per image (or per unreadable file) instead of a table.")
+    ] = False,
     threads: Threads = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Name every file skipped in a folder.")] = False,
 ) -> None:
-    """Classify clothing images; a file that cannot be read is reported and the rest go on."""
+    """Classify clothing images; a file that cannot be read is reported and the rest go on.
+
+    An answer whose best class has less than 50 % probability is marked as a low-confidence guess."""
     from fmnist.errors import InputError
     from fmnist.runtime import inputs
-    from fmnist.runtime.classifier import Classifier
+    from fmnist.runtime.classifier import LOW_CONFIDENCE, Classifier
 
     with user_errors():
         classifier = Classifier.load(model, threads)
-    paths, failed, rows = inputs.walk(files), 0, []
-    for path in paths:
-        try:
-            pixels = inputs.read(path)
-        except InputError as exc:
-            error(str(exc))
-            failed += 1
-            continue
-        indices, probs = classifier.top_k(pixels, top_k)
-        for i, (best, p) in enumerate(zip(indices.tolist(), probs.tolist(), strict=True)):
-            name = f"{path}[{i}]" if inputs.is_array_file(path) else str(path)
-            ranked = [
-                {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
-                for c, q in zip(best, p, strict=True)
-            ]
-            if json_lines:
-                print(json.dumps({"file": name, **ranked[0], "top_k": ranked}), flush=True)
-            else:
-                rows.append((name, ranked))
-    if rows:
-        views.predictions(rows, f"{classifier.path.name} ({classifier.runtime}, {classifier.precision})")
+    found, failed, rows = inputs.walk(files), 0, []
+    emit = _json_lines(classifier.path.name) if json_lines else None
+    with until_the_reader_stops():
+        for path in found.files:
+            try:
+                pixels = inputs.read(path)
+            except InputError as exc:
+                error(str(exc))
+                if emit:
+                    emit({"file": str(path), "error": str(exc).removeprefix(f"{path}: ")})
+                failed += 1
+                continue
+            indices, probs = classifier.top_k(pixels, top_k)
+            for i, (best, p) in enumerate(zip(indices.tolist(), probs.tolist(), strict=True)):
+                name = f"{path}[{i}]" if inputs.is_array_file(path) else str(path)
+                ranked = [
+                    {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
+                    for c, q in zip(best, p, strict=True)
+                ]
+                low = ranked[0]["probability"] < LOW_CONFIDENCE
+                if emit:
+                    emit({"file": name, **ranked[0], "low_confidence": low, "top_k": ranked})
+                else:
+                    rows.append((name, ranked, low))
+        if rows:
+            views.predictions(rows, f"{classifier.path.name} ({classifier.runtime}, {classifier.precision})")
+    views.skipped(found.skipped, verbose)
     if failed:
-        err.print(f"{failed} of {len(paths)} inputs could not be read", highlight=False)
+        err.print(f"{failed} of {len(found.files)} inputs could not be read", highlight=False)
         raise typer.Exit(2)
+
+
+def _json_lines(model: str) -> Callable[[dict], None]:
+    """Print one JSON object per line, naming the model."""
+    return lambda record: print(json.dumps({**record, "model": model}), flush=True)
 
 
 def evaluate(

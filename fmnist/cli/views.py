@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from rich import box
 from rich.table import Table
 
-from fmnist.cli.common import out
+from fmnist.cli.common import err, out
 from fmnist.contract import CLASS_NAMES
 
 
@@ -47,17 +48,38 @@ def artifacts(manifest: dict, out_dir: Path) -> None:
     out.print(table)
 
 
-def predictions(rows: list[tuple[str, list[dict]]], title: str) -> None:
-    """One row per image: its best class and probability, then the runners-up."""
+def predictions(rows: list[tuple[str, list[dict], bool]], title: str) -> None:
+    """One row per image: its best class and probability, then the runners-up; a low-confidence
+    answer is marked with a question mark."""
     table = Table(title=title, title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("class", no_wrap=True)
     table.add_column("probability", justify="right", no_wrap=True)
     table.add_column("runners-up")
-    for name, ranked in rows:
+    for name, ranked, low in rows:
         others = ", ".join(f"{r['class']} {r['probability']:.1%}" for r in ranked[1:])
-        table.add_row(name, ranked[0]["class"], f"{ranked[0]['probability']:.1%}", others)
+        best = f"{ranked[0]['class']}?" if low else ranked[0]["class"]
+        table.add_row(name, best, f"{ranked[0]['probability']:.1%}", others)
     out.print(table)
+    if any(low for *_, low in rows):
+        out.print("?: a guess, the best class has less than 50 % probability", highlight=False)
+
+
+def skipped(passed_over: list[tuple[Path, str]], verbose: bool) -> None:
+    """One line on stderr for the files a folder walk passed over (each one with `verbose`)."""
+    from fmnist.runtime.inputs import UNSUPPORTED
+
+    if not passed_over:
+        return
+    types = Counter(path.suffix.lower() or "no suffix" for path, why in passed_over if why == UNSUPPORTED)
+    parts = [f"{', '.join(f'{n} {kind}' for kind, n in types.most_common())} (types fmnist does not read)"] * bool(
+        types
+    )
+    parts += [f"{n} {why}" for why, n in Counter(why for _, why in passed_over if why != UNSUPPORTED).items()]
+    hint = "" if verbose else " (--verbose names them)"
+    err.print(f"skipped in folders: {'; '.join(parts)}{hint}", markup=False, highlight=False)
+    for path, why in passed_over if verbose else []:
+        err.print(f"skipped {path}: {why}", markup=False, highlight=False)
 
 
 def evaluation(result: dict) -> None:

@@ -30,9 +30,14 @@ class StaticFlatten(layers.Layer):
         return ops.reshape(x, (-1, math.prod(x.shape[1:])))
 
 
+def _body(model: keras.Model) -> list[layers.Layer]:
+    """The model's layers after its input, in order."""
+    return [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+
+
 def _is_chain(model: keras.Model) -> bool:
     previous = model.inputs[0]
-    for layer in model.layers[1:]:
+    for layer in _body(model):
         if layer.input is not previous:
             return False
         previous = layer.output
@@ -51,7 +56,7 @@ def deployable(model: keras.Model, input_dtype: str = "uint8") -> keras.Model:
     pixels = keras.Input(contract.INPUT_SHAPE, dtype=input_dtype, name=contract.INPUT_NAME)
     x = pixels if input_dtype == "float32" else ops.cast(pixels, "float32")
     scale = None
-    for layer in model.layers[1:]:
+    for layer in _body(model):
         if isinstance(layer, layers.Rescaling) and scale is None and float(layer.offset) == 0:
             scale = float(layer.scale)  # folded into the next kernel
         elif isinstance(layer, layers.Dropout):

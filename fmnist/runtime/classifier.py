@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
 CHUNK = 1024  # images per backend call: bounds the memory of a large input
+LOW_CONFIDENCE = 0.5  # a best class less probable than this is a guess, and is marked as one
 
 
 def resolve(model: str | Path | None = None) -> Path:

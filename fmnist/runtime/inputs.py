@@ -9,8 +9,10 @@ aspect ratio, centre on a 28×28 canvas, and invert a light background. IDX file
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TRIM_THRESHOLD = 0.05 * 255  # a pixel this far from the background colour belongs to the garment
 WORKING_SIZE = 512  # photos are shrunk to at most this before the steps above
+UNSUPPORTED = "unsupported type"  # why a folder walk passes a file over
 
 
 def is_array_file(path: Path) -> bool:
@@ -32,22 +35,43 @@ def is_array_file(path: Path) -> bool:
     return name.endswith(".npy") or "-ubyte" in name or name.endswith((".idx", ".idx.gz"))
 
 
-def walk(paths: Iterable[str | Path]) -> list[Path]:
-    """Files to read: named files as given, folders walked for images, .npy and IDX files."""
-    files: list[Path] = []
+@dataclass
+class Found:
+    """What `walk` found: the files to read, and the files and folders it passed over."""
+
+    files: list[Path]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
+
+
+def _walk_folder(folder: Path, found: Found) -> list[Path]:
+    """Images, .npy and IDX files under `folder`, following links to folders once each."""
+    files, seen = [], set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        here = os.stat(root)
+        if (here.st_dev, here.st_ino) in seen:  # a link back to a folder already walked
+            dirs[:] = []
+            found.skipped.append((Path(root), "link back to a folder already walked"))
+            continue
+        seen.add((here.st_dev, here.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # hidden folders and files stay unseen
+        for name in sorted(n for n in names if not n.startswith(".")):
+            path = Path(root) / name
+            if path.suffix.lower() in IMAGE_SUFFIXES or is_array_file(path):
+                files.append(path)  # a broken link too: read() reports it
+            else:
+                found.skipped.append((path, UNSUPPORTED))
+    return sorted(files)
+
+
+def walk(paths: Iterable[str | Path]) -> Found:
+    """Files to read: named files as given (whatever their type), folders walked for images,
+    .npy and IDX files; what a folder holds besides is listed as skipped."""
+    found = Found([])
     for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and (p.suffix.lower() in IMAGE_SUFFIXES or is_array_file(p))
-                and (p.is_file() or p.is_symlink())  # a broken link is reported, not skipped
-            )
-            files += found or [path]  # an empty folder is reported by read()
-        else:
-            files.append(path)
-    return files
+        found.files += (
+            (_walk_folder(path, found) or [path]) if path.is_dir() else [path]
+        )  # an empty folder: read() says so
+    return found
 
 
 def read(path: str | Path) -> np.ndarray:
@@ -97,31 +121,65 @@ def _read_array(path: Path) -> np.ndarray:
     return array
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """uint8 [28, 28] pixels from a photo or drawing, in Fashion-MNIST's convention."""
+def max_pixels() -> int:
+    """The most pixels one image may decode to: $FMNIST_MAX_PIXELS, else Pillow's own limit."""
     from PIL import Image
 
+    given = os.environ.get("FMNIST_MAX_PIXELS", "")
+    return int(given) if given.isdigit() else int(Image.MAX_IMAGE_PIXELS or 0) or 1 << 62
+
+
+def _open(path: str | Path) -> Image.Image:
+    """A lazily decoded image. A JPEG opens without Pillow's size check, which counts the full
+    resolution: it decodes at 1/2 to 1/8 scale (`draft`), and `load_image` checks that size."""
+    from PIL import Image, JpegImagePlugin
+
+    with open(path, "rb") as file:
+        jpeg = file.read(3) == b"\xff\xd8\xff"
+    return JpegImagePlugin.JpegImageFile(path) if jpeg else Image.open(path)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """uint8 [28, 28] pixels from a photo or drawing, in Fashion-MNIST's convention.
+
+    A photo larger than `max_pixels` once decoded, or one Pillow refuses as a decompression
+    bomb, raises `InputError`; a JPEG counts at the reduced scale it is decoded at."""
+    from PIL import Image
+
+    limit = max_pixels()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is checked below
+            with _open(path) as image:
                 if image.format == "JPEG":
                     image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode at a reduced scale
+                width, height = image.size
+                if width * height > limit:
+                    raise InputError(
+                        f"{path}: {width}×{height} pixels to decode, more than the {limit:,} allowed "
+                        "(a possible decompression bomb; set FMNIST_MAX_PIXELS to allow more)"
+                    )
                 image.load()
-                return to_pixels(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                pixels = to_pixels(image)
+    except Image.DecompressionBombError:
         raise InputError(
-            f"{path}: image is too large ({Image.MAX_IMAGE_PIXELS:,} pixels at most): "
-            "refused as a possible decompression bomb"
+            f"{path}: image is too large (over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels): refused as a possible "
+            "decompression bomb"
         ) from None
+    except InputError:
+        raise
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image Pillow can read") from None
     except Exception as exc:  # noqa: BLE001 -- a corrupt file makes decoders raise many kinds
         raise InputError(f"{path}: cannot decode the image ({exc or type(exc).__name__})") from None
+    if not pixels.any():
+        raise InputError(f"{path}: no garment found: the image is blank once its background is removed")
+    return pixels
 
 
 def to_pixels(image: Image.Image) -> np.ndarray:
-    """A Pillow image as uint8 [28, 28], garment bright on a black background."""
+    """A Pillow image as uint8 [28, 28], garment bright on a black background; all zeros when
+    nothing stands out from the background."""
     gray = _grayscale(image)
     border = np.sort(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
     background = float(np.mean(border[[(len(border) - 1) // 2, len(border) // 2]]))  # np.median, without numpy.ma
@@ -129,9 +187,9 @@ def to_pixels(image: Image.Image) -> np.ndarray:
         gray, background = 255 - gray, 255 - background
     gray = np.clip((gray - background) * (255 / max(255 - background, 1.0)), 0, 255)
     rows, cols = np.flatnonzero(gray.max(1) > TRIM_THRESHOLD), np.flatnonzero(gray.max(0) > TRIM_THRESHOLD)
-    if rows.size:
-        gray = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit(gray)
+    if not rows.size:  # nothing stands out from the background
+        return np.zeros((SIDE, SIDE), np.uint8)
+    return _fit(gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
 def _grayscale(image: Image.Image) -> np.ndarray:

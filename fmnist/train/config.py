@@ -16,6 +16,7 @@ class Arch(str, Enum):
     edge = "edge"  # the compact int8-friendly CNN fmnist ships
     edge_w96 = "edge-w96"  # the edge family's variants: the frontier of accuracy against latency
     edge_w48 = "edge-w48"
+    edge_n8 = "edge-n8"
     edge_deep = "edge-deep"
     edge_gap = "edge-gap"
     edge_sep = "edge-sep"

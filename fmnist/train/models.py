@@ -92,6 +92,7 @@ BUILDERS = {  # one per config.Arch
     "edge": edge,
     "edge-w96": lambda: _edge_family("edge-w96", (16, 32, 96)),  # wider at 7×7, where positions are few
     "edge-w48": lambda: _edge_family("edge-w48", (16, 48, 64)),  # wider at 14×14
+    "edge-n8": lambda: _edge_family("edge-n8", (8, 32, 96)),  # narrow at 28×28, wide at 7×7: edge's latency
     "edge-deep": lambda: _edge_family("edge-deep", (16, 32, 64), extra=1),  # a second block at 7×7
     "edge-gap": lambda: _edge_family("edge-gap", (16, 32, 128), head="gap"),  # global average, few parameters
     "edge-sep": lambda: _edge_family("edge-sep", (24, 64, 96), separable=True),  # separable, wider for the MACs
