@@ -128,9 +128,12 @@ def parse_idx(data: bytes, name: str, kind: str) -> np.ndarray:
     """Parse IDX bytes holding uint8 images [N,28,28] (kind 'images') or labels [N]."""
     magic, ndim = (IMAGE_MAGIC, 3) if kind == "images" else (LABEL_MAGIC, 1)
     header = 4 + 4 * ndim
+    found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    other = {IMAGE_MAGIC: "images", LABEL_MAGIC: "labels"}.get(found or 0, kind)
+    if other != kind:
+        raise DataError(f"{name}: this IDX file holds {other}, not {kind}")
     if len(data) < header:
         raise DataError(f"{name}: truncated IDX header ({len(data)} bytes)")
-    found = int.from_bytes(data[:4], "big")
     if found != magic:
         raise DataError(f"{name}: bad IDX magic 0x{found:08x}, expected 0x{magic:08x} (uint8 {kind})")
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))

@@ -85,3 +85,10 @@ def test_train_and_export_print_only_their_own_lines(tmp_path):
     assert float(stages[1][1][:-2]) > 0.1  # a real duration, not 0:00:00
     verbose = run_fmnist(*export, "--verbose")
     assert verbose.returncode == 0 and "oneDNN custom operations" in verbose.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "export", "predict", "evaluate", "bench", "data"])
+def test_help_fits_an_80_column_terminal(command):
+    result = run_fmnist(command, "--help", env={"COLUMNS": "80"})
+    assert result.returncode == 0 and "Usage: fmnist" in result.stdout
+    assert "…" not in result.stdout, [line for line in result.stdout.splitlines() if "…" in line]

@@ -54,7 +54,7 @@ def test_reads_gzipped_and_raw_idx(tmp_path, images, labels, compress):
         (lambda b: b[:-5], "images", "truncated"),
         (lambda b: b + b"\0", "images", "trailing bytes"),
         (lambda b: (0x0D03).to_bytes(4, "big") + b[4:], "images", "bad IDX magic"),
-        (lambda b: (0x0801).to_bytes(4, "big") + b[4:], "images", "bad IDX magic"),
+        (lambda b: (0x0801).to_bytes(4, "big") + b[4:], "images", "this IDX file holds labels, not images"),
         (lambda b: b[:12] + (27).to_bytes(4, "big") + b[16:], "images", "28x27, expected 28x28"),
         (lambda b: b"", "labels", "truncated IDX header"),
     ],

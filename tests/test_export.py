@@ -149,6 +149,17 @@ def test_partial_export_keeps_the_other_entries(exported, tiny_run, tmp_path):
     assert again["artifacts"]["onnx"] == manifest["artifacts"]["onnx"]
 
 
+def test_a_file_that_is_not_an_artifact_there_is_never_replaced(tiny_run, tmp_path):
+    from fmnist.errors import FmnistError
+    from fmnist.export.exporter import export
+
+    (tmp_path / "model.onnx").write_bytes(b"someone else's model")
+    run_dir, _ = tiny_run
+    with pytest.raises(FmnistError, match=r"model.onnx exists and is not an artifact of an fmnist export there"):
+        export(run_dir / "model.keras", ["onnx"], tmp_path)
+    assert (tmp_path / "model.onnx").read_bytes() == b"someone else's model"
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

@@ -119,15 +119,29 @@ def test_pixels_of_the_wrong_kind_are_refused():
         classifier.top_k(np.zeros((28, 28), np.uint8), 11)
 
 
-def test_model_argument_resolution(tmp_path):
+def test_model_argument_resolution(tmp_path, monkeypatch):
+    from fmnist import formats
+
     assert Classifier.load("onnx").path == DEFAULT_MODEL_DIR / "model.onnx"
     assert Classifier.load(DEFAULT_MODEL_DIR).path.name == "model.int8.tflite"
-    with pytest.raises(FmnistError, match="no such model file or folder"):
+    with pytest.raises(
+        FmnistError,
+        match=r"missing.onnx: no such model file or folder, nor a format of the shipped model "
+        r"\(onnx, onnx-int8, tflite-int8\)",
+    ):
         Classifier.load(tmp_path / "missing.onnx")
     with pytest.raises(FmnistError, match="shipped model has no tflite artifact"):
         Classifier.load("tflite")
     with pytest.raises(FmnistError, match=r"no model file of any format \(model.onnx, model.int8.onnx"):
         Classifier.load(tmp_path)
+    shutil.copy(DEFAULT_MODEL_DIR / "model.onnx", tmp_path)
+    monkeypatch.setattr(formats, "installed", lambda family: family != "onnx")  # a LiteRT-only install
+    with pytest.raises(
+        FmnistError, match=r"no runtime installed for its models; pip install 'fmnist\[onnx\]' \(onnxruntime\)$"
+    ):
+        Classifier.load(tmp_path)
+    monkeypatch.undo()
+    (tmp_path / "model.onnx").unlink()
     (tmp_path / "model.txt").write_text("x")
     with pytest.raises(FmnistError, match="unknown model format"):
         Classifier.load(tmp_path / "model.txt")
@@ -256,6 +270,7 @@ def _bad_files(folder, good_png):
     (folder / "cut-images-idx3-ubyte").write_bytes(
         (0x0803).to_bytes(4, "big") + b"\0\0\0\x05" + b"\0\0\0\x1c" * 2 + b"\0" * 99
     )
+    (folder / "t10k-labels-idx1-ubyte").write_bytes((0x0801).to_bytes(4, "big") + b"\0\0\0\x02" + b"\x03\x07")
     return {
         "text.png": "not an image",
         "truncated.png": "cannot decode",
@@ -268,6 +283,7 @@ def _bad_files(folder, good_png):
         "float.npy": "float32",
         "fake.npy": "not a .npy file",
         "cut-images-idx3-ubyte": "truncated",
+        "t10k-labels-idx1-ubyte": "this IDX file holds labels, not images",
     }
 
 

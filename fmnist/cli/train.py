@@ -11,15 +11,15 @@ import typer
 from fmnist.cli import views
 from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, needs_extra, user_errors
 from fmnist.errors import FmnistError
-from fmnist.train.config import Arch, Strategy, defaults
+from fmnist.train.config import Arch, Precision, Strategy, defaults
 
 
 def train(
     arch: Annotated[
         Arch,
         typer.Option(
-            help="edge: the compact int8-friendly CNN; edge-*: its variants (benchmarks/README.md, frontier); "
-            "wide: a larger one, to teach; cnn, mlp: the seed articles' baselines."
+            help="edge: the compact int8-friendly CNN; edge-*: its variants, the frontier of accuracy and "
+            "latency; wide: a larger one, to teach; cnn, mlp: the seed articles' baselines."
         ),
     ] = Arch.edge,
     epochs: Annotated[int | None, typer.Option(min=1, help="Default depends on --arch.", show_default=False)] = None,
@@ -81,14 +81,9 @@ def train(
     strategy: Annotated[
         Strategy, typer.Option(help="mirrored: all GPUs (or logical CPUs); auto: mirrored when there are several GPUs.")
     ] = Strategy.auto,
-    mixed_precision: Annotated[
-        bool | None,
-        typer.Option(
-            "--mixed-precision/--no-mixed-precision",
-            help="float16 compute (default: on with a GPU).",
-            show_default=False,
-        ),
-    ] = None,
+    precision: Annotated[
+        Precision, typer.Option(help="mixed: float16 compute, float32 weights; auto: mixed on a GPU.")
+    ] = Precision.auto,
     name: Annotated[str | None, typer.Option(help="Run name (default: the architecture).", show_default=False)] = None,
     runs_dir: RunsDir = Path("runs"),
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run of the same name.")] = False,
@@ -116,7 +111,7 @@ def train(
             "augment": augment,
             "val_fraction": val_fraction,
             "limit": limit,
-            "mixed_precision": mixed_precision,
+            "mixed_precision": {Precision.auto: None, Precision.mixed: True, Precision.float32: False}[precision],
             "erase": erase,
             "ema": ema,
             "teachers": tuple(str(t) for t in teacher) if teacher else None,

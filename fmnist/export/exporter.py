@@ -116,6 +116,20 @@ def _previous_entries(out_dir: Path, source_sha256: str) -> dict:
     }
 
 
+def _refuse_foreign_files(out_dir: Path, asked: list[Format]) -> None:
+    """Refuse to replace a file that the folder's manifest does not list as an fmnist artifact."""
+    try:
+        listed = {e.get("file") for e in json.loads((out_dir / "manifest.json").read_text())["artifacts"].values()}
+    except (OSError, ValueError, KeyError, AttributeError):
+        listed = set()
+    for fmt in asked:
+        if (out_dir / fmt.file).exists() and fmt.file not in listed:
+            raise FmnistError(
+                f"{out_dir / fmt.file} exists and is not an artifact of an fmnist export there; "
+                "move it away or choose another --out"
+            )
+
+
 def _converter(fmt: Format) -> Callable[[Job], None]:
     module, function = fmt.converter.split(":")
     return getattr(importlib.import_module(module), function)
@@ -174,6 +188,7 @@ def export(
 ) -> dict:
     """Export `model_path` to each format named in `wanted` into `out_dir`; return the manifest."""
     asked = formats.select(wanted)
+    _refuse_foreign_files(out_dir, asked)
     dataset = data.load(data_dir)
     model = load_keras(model_path)
     source_sha256 = sha256_file(model_path)

@@ -38,7 +38,10 @@ def resolve(model: str | Path | None = None) -> Path:
         folder, wanted = Path(model), None
         if not folder.is_dir():
             if not folder.exists():
-                raise FmnistError(f"{model}: no such model file or folder (or format name: {formats.names()})")
+                shipped = ", ".join(f.name for f in formats.FORMATS.values() if (DEFAULT_MODEL_DIR / f.file).is_file())
+                raise FmnistError(
+                    f"{model}: no such model file or folder, nor a format of the shipped model ({shipped})"
+                )
             return folder
     present = sorted((f for f in formats.FORMATS.values() if (folder / f.file).is_file()), key=lambda f: f.preference)
     if wanted:

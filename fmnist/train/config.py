@@ -33,6 +33,14 @@ class Strategy(str, Enum):
     default = "default"  # one device
 
 
+class Precision(str, Enum):
+    """What training computes in (the stored model is float32 either way)."""
+
+    auto = "auto"  # mixed on a GPU, else float32
+    mixed = "mixed"  # float16 compute, float32 weights
+    float32 = "float32"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides what a run computes."""
