@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Reproduce benchmarks/results/runtime/cold-start.json: the wall time of
-# `fmnist predict examples/shirt.jpg` with the shipped int8 model, as fresh processes, in a
-# runtime-only install (fmnist[tflite] in .venv-runtime: numpy, Pillow, LiteRT, no TensorFlow).
+# Reproduce benchmarks/results/runtime/: in a runtime-only install (fmnist[tflite] in
+# .venv-runtime: numpy, Pillow, LiteRT, no TensorFlow), the wall time and peak memory of
+# `fmnist predict` as fresh processes, each paired with a bare `python -c "import numpy,
+# PIL.Image"`: on examples/shirt.jpg (cold-start.json), and on a 108-megapixel JPEG, what a
+# current phone takes (large-photo.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv-runtime/bin/python ] || python3 -m venv .venv-runtime
@@ -10,3 +12,11 @@ cd "$(dirname "$0")/.."
 mkdir -p benchmarks/results/runtime
 .venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start.json \
     -- .venv-runtime/bin/fmnist predict examples/shirt.jpg
+photo=$(mktemp -d)/phone-108mp.jpg
+.venv-runtime/bin/python -c "
+from PIL import Image
+image = Image.new('RGB', (12000, 9000), 'white')
+image.paste((40, 60, 90), (3000, 1500, 9000, 7500))  # a dark garment on white, 12,000 x 9,000 pixels
+image.save('$photo', quality=85)"
+.venv-runtime/bin/python benchmarks/cold_start.py --runs 5 --out benchmarks/results/runtime/large-photo.json \
+    -- .venv-runtime/bin/fmnist predict "$photo"

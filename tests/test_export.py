@@ -106,16 +106,20 @@ def test_limits_fire_on_a_broken_artifact(exported, real_data, tmp_path):
     pixels, y = real_data.x_test[..., None], real_data.y_test
     reference = run_artifact(out / "model.onnx", pixels)
     float_limits, int8_limits = formats.get("onnx").limits, formats.get("onnx-int8").limits
-    verify(out / "model.onnx", float_limits, reference, pixels, y)  # the intact one passes
+
+    def verify_file(path, limits, reference):
+        return verify(path, run_artifact(path, pixels), limits, reference, y)
+
+    verify_file(out / "model.onnx", float_limits, reference)  # the intact one passes
     with pytest.raises(VerificationError, match=r"logits differ .* above the 0.001 limit \(--max-logit-delta\)"):
-        verify(broken_copy(out / "model.onnx", 1.0005, tmp_path), float_limits, reference, pixels, y)
+        verify_file(broken_copy(out / "model.onnx", 1.0005, tmp_path), float_limits, reference)
     with pytest.raises(VerificationError, match=r"agreement .* is 9.*%, below the 99.9% limit \(--min-agreement\)"):
-        verify(broken_copy(out / "model.onnx", 1.05, tmp_path), float_limits, reference, pixels, y)
+        verify_file(broken_copy(out / "model.onnx", 1.05, tmp_path), float_limits, reference)
     always_right = np.eye(10, dtype=np.float32)[y]  # a reference at 100 %
     with pytest.raises(VerificationError, match="accuracy .* points below .*100.00%.*--max-accuracy-drop"):
-        verify(out / "model.int8.onnx", int8_limits, always_right, pixels, y)
+        verify_file(out / "model.int8.onnx", int8_limits, always_right)
     loose = formats.Limits(max_accuracy_drop=1.0)  # a limit given on the command line replaces the format's
-    verify(out / "model.int8.onnx", int8_limits.overridden(loose), always_right, pixels, y)
+    verify_file(out / "model.int8.onnx", int8_limits.overridden(loose), always_right)
 
 
 def test_failed_export_leaves_previous_artifacts_intact(exported, tiny_run, tmp_path, monkeypatch):
@@ -147,6 +151,9 @@ def test_partial_export_keeps_the_other_entries(exported, tiny_run, tmp_path):
     again = export(run_dir / "model.keras", ["tflite"], copy)
     assert set(again["artifacts"]) == set(manifest["artifacts"])
     assert again["artifacts"]["onnx"] == manifest["artifacts"]["onnx"]
+    with np.load(out / "golden.npz") as before, np.load(copy / "golden.npz") as after:
+        assert sorted(after.files) == sorted(before.files)  # the golden values of the others are kept
+        np.testing.assert_array_equal(after["onnx.logits"], before["onnx.logits"])
 
 
 def test_a_file_that_is_not_an_artifact_there_is_never_replaced(tiny_run, tmp_path):
@@ -208,3 +215,35 @@ def test_unknown_format_lists_the_choices(tiny_run, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: unknown format 'coreml'; choose from onnx, onnx-int8, tflite, tflite-int8 or all"
     ]
+
+
+def test_golden_vectors_pass_here_and_fail_naming_the_image_when_tampered(exported, tmp_path):
+    out, _ = exported
+    with np.load(out / "golden.npz", allow_pickle=False) as golden:
+        arrays = dict(golden)
+    assert arrays["images"].shape == (30, 28, 28, 1) and np.bincount(arrays["labels"]).tolist() == [3] * 10
+    assert {k.split(".")[0] for k in arrays if k.endswith(".logits")} == {"onnx", "onnx-int8", "tflite", "tflite-int8"}
+    assert arrays["tflite.tolerance"] == np.float32(1e-3) and 0 < arrays["tflite-int8.tolerance"] < 1
+    result = run_fmnist("check", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        result.stdout.strip().splitlines()[-1]
+        == f"check passed: 4 artifacts in {out} compute here what their export verified"
+    )
+
+    copy = tmp_path / "tampered"
+    shutil.copytree(out, copy)
+    logits = arrays["tflite-int8.logits"]
+    first = int(np.flatnonzero(logits.argmax(1) == 0)[0])  # an image the model calls a T-shirt
+    logits[first, 1] = logits[first].max() + 1  # the golden file now says: Trouser
+    arrays["onnx.logits"] = arrays["onnx.logits"] + 2e-3  # just past the float tolerance
+    np.savez(copy / "golden.npz", **arrays)
+    result = run_fmnist("check", str(copy))
+    assert result.returncode == 1
+    index = int(arrays["indices"][first])
+    assert (
+        f"FAIL tflite-int8 (ai-edge-litert): 1 labels changed: test image {index} (Trouser → T-shirt/top)"
+        in result.stdout
+    )
+    assert "FAIL onnx (onnxruntime): every label the same; largest |Δ logit| 0.002" in result.stdout
+    assert "ok onnx-int8" in result.stdout and result.stderr.strip() == f"check failed: 2 of 4 artifacts in {copy}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from fmnist.cli import bench, dataset, export, predict, train
+from fmnist.cli import bench, check, dataset, export, predict, train
 
 app = typer.Typer(
     help="Train, export, run and benchmark Fashion-MNIST classifiers for the edge.",
@@ -22,5 +22,6 @@ app.command()(export.export)
 app.command()(predict.predict)
 app.command()(predict.evaluate)
 app.command()(bench.bench)
+app.command()(check.check)
 
 __all__ = ["app"]

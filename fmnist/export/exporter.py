@@ -26,8 +26,9 @@ import numpy as np
 
 from fmnist import __version__, contract, data, formats
 from fmnist.errors import FmnistError
+from fmnist.export import golden
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions, Job
-from fmnist.export.validate import verify
+from fmnist.export.validate import run_artifact, verify
 from fmnist.files import sha256_file, write_json
 from fmnist.formats import Format
 
@@ -171,6 +172,7 @@ def _manifest(
         },
         "tools": tool_versions(),
         "command": command,
+        "golden": golden.FILE,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "artifacts": {name: artifacts[name] for name in formats.FORMATS if name in artifacts},
     }
@@ -198,6 +200,7 @@ def export(
     pixels = dataset.x_test[..., None]
     reference = model.predict(pixels, batch_size=1000, verbose=0)
     reference_accuracy = float((reference.argmax(1) == dataset.y_test).mean())
+    chosen = golden.indices(dataset.y_test)
     calibration = None
     if any(f.calibrated for f in asked):
         calibration = calibration_images(dataset, options.calibration_size)
@@ -209,7 +212,8 @@ def export(
         stale.unlink(missing_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        entries = {}
+        entries: dict[str, dict] = {}
+        golden_entries: dict[str, np.ndarray] = {}
         for fmt in formats.build_order(asked):
             job = Job(
                 model,
@@ -228,12 +232,16 @@ def export(
                 continue
             step(f"{fmt.name}: verify on {len(pixels):,} test images")
             limits = fmt.limits.overridden(options.limits)
-            verified = verify(job.target, limits, reference, pixels, dataset.y_test)
+            logits = run_artifact(job.target, pixels)
+            verified = verify(job.target, logits, limits, reference, dataset.y_test)
             entries[fmt.name] = _entry(fmt, job.target, seconds, verified, limits, job)
+            golden_entries |= golden.arrays(fmt, job.target, logits[chosen])
         artifacts = {**_previous_entries(out_dir, source_sha256), **entries}
         manifest = _manifest(model_path, source_sha256, reference_accuracy, artifacts, command)
-        for name in entries:  # every artifact passed: publish them, then the manifest
+        kept = golden.previous(out_dir, chosen, set(artifacts) - set(entries))
+        for name in entries:  # every artifact passed: publish them, the golden vectors, then the manifest
             os.replace(staging / formats.FORMATS[name].file, out_dir / formats.FORMATS[name].file)
+        golden.write(out_dir, pixels, dataset.y_test, chosen, {**kept, **golden_entries})
         write_json(out_dir / "manifest.json", manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

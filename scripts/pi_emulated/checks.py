@@ -95,6 +95,19 @@ class Run:
         result["problems"] += check_probe(probes[cpu], f"evaluate {model} on {cpu}")
         return {"check": f"evaluate {model}", "cpu": cpu, **result}
 
+    def golden(self, machines: Machines, cpu: str) -> dict:
+        """`fmnist check` of the shipped model: its golden vectors, computed again on the Pi."""
+        self.step(f"check (golden vectors), {cpu}")
+        try:
+            emulated, probe = machines.run(cpu, ["check"])
+        except CheckFailed as exc:  # a failed check exits 1: a problem to report, not a step that could not run
+            return {"check": "check (golden vectors)", "cpu": cpu, "passed": 0, "problems": [str(exc)]}
+        problems = check_probe(probe, f"check on {cpu}")
+        passed = emulated.stdout.count("\nok ") + emulated.stdout.startswith("ok ")
+        if "check passed" not in emulated.stdout or passed != len(PREDICTED):
+            problems.append(f"check on {cpu}: {emulated.stdout.strip()[-500:]}")
+        return {"check": "check (golden vectors)", "cpu": cpu, "passed": passed, "problems": problems}
+
     def bench(self, machines: Machines, cpu: str) -> dict:
         from fmnist.machine import ARM_PARTS
         from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
@@ -157,6 +170,7 @@ class Run:
             jobs = [
                 *(partial(self.evaluate, machines, model, pi4) for model in EVALUATED),
                 partial(self.bench, machines, pi4),  # the longest first
+                *(partial(self.golden, machines, cpu) for cpu in CPUS),
                 *(
                     partial(self.predict, machines, model, cpu, inputs, natives[model])
                     for model in PREDICTED
