@@ -135,3 +135,20 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
         paths.append(out_dir / name)
         _save(fig, paths[-1])
     return paths
+
+
+def comparison(compared: list[tuple[str, list]], path: Path) -> None:
+    """The batch-1 p50 ratio of each shared row with its 95 % interval, one colour per compared report."""
+    keys = list(dict.fromkeys(c.key for _, changes in compared for c in changes))
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(keys) + 1.8))
+    for i, (name, changes) in enumerate(compared):
+        y = np.array([keys.index(c.key) for c in changes]) + i * 0.8 / len(compared)
+        low = [c.ratio - c.low if c.low is not None else 0 for c in changes]
+        high = [c.high - c.ratio if c.high is not None else 0 for c in changes]
+        ax.errorbar([c.ratio for c in changes], y, xerr=[low, high], fmt="o", capsize=3, color=f"C{i}", label=name)
+    ax.set_yticks(np.arange(len(keys)), ["/".join(map(str, key)) for key in keys], fontsize=8)
+    ax.axvline(1, color="grey", linestyle="--")
+    ax.set(xlabel="batch-1 p50, new / base (95 % interval; below 1 is faster)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=7)
+    _save(fig, path)

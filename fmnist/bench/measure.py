@@ -6,9 +6,10 @@ cycle through the same images in the same order for every function measured.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +35,11 @@ class Latency:
     min: float
     max: float
     calls: int
+    samples: tuple[float, ...] = field(repr=False, default=())  # every timed call, in order: for intervals
+
+    def summary(self) -> dict:
+        """The figures without the samples."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "samples"}
 
 
 MIN_CALLS = 10
@@ -71,6 +77,7 @@ def latency(fn: Infer, pixels: np.ndarray, budget: Budget) -> Latency:
         round(float(times.min()), 1),
         round(float(times.max()), 1),
         len(times),
+        tuple(np.round(times, 2).tolist()),
     )
 
 

@@ -21,7 +21,7 @@ app.command()(train.train)
 app.command()(export.export)
 app.command()(predict.predict)
 app.command()(predict.evaluate)
-app.command()(bench.bench)
+app.add_typer(bench.app, name="bench")
 app.command()(check.check)
 
 __all__ = ["app"]

@@ -1,16 +1,37 @@
-"""`fmnist bench`: every format measured the same way, against the float model."""
+"""`fmnist bench`: every format measured the same way, against the float model; and
+`fmnist bench compare`, reports side by side."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, int_list, out, user_errors
+from fmnist.cli import views
+from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, int_list, needs_extra, out, user_errors
 
 
+class _MeasureByDefault(TyperGroup):
+    """`fmnist bench ARGS` measures; `fmnist bench compare ...` compares."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: the click Context typer vendors
+        if not args or args[0] not in self.commands:
+            args = ["measure", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_MeasureByDefault,
+    help="Latency, throughput, accuracy, size, cold start and memory of every format; "
+    "`fmnist bench compare` sets reports side by side.",
+)
+
+
+@app.command("measure", hidden=True)
 def bench(
     targets: Annotated[
         list[Path] | None,
@@ -71,7 +92,9 @@ def bench(
     data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
-    """Latency, throughput, accuracy, size, cold start and memory of every format against the float model."""
+    """Latency, throughput, accuracy, size, cold start and memory of every format against the float model.
+
+    `fmnist bench compare BASE.json NEW.json` then shows what changed between two reports."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -120,3 +143,52 @@ def bench(
     for note in result["notes"]:
         err.print(f"note: {note}", markup=False, highlight=False)
     err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+@app.command()
+def compare(
+    reports: Annotated[list[Path], typer.Argument(help="bench.json files: the first is the base.", show_default=False)],
+    fail_slower: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Exit 1 when a row is slower than the base by more than this many percent, with 95 % confidence.",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON instead of tables.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the ratios and their intervals as a PNG.", show_default=False)
+    ] = None,
+) -> None:
+    """Rows the reports share, side by side: the batch-1 p50 ratio with a 95 % bootstrap interval
+    from the raw samples, marked faster, slower or the same, and the throughput ratios."""
+    from fmnist.bench import compare as comparing
+    from fmnist.errors import FmnistError
+
+    with user_errors():
+        if len(reports) < 2:
+            raise FmnistError("compare needs a base report and at least one more")
+        loaded = [(path, comparing.load(path)) for path in reports]
+        base = loaded[0][1]
+        found = [comparing.changes(base, report) for _, report in loaded[1:]]
+        if not any(found):
+            raise FmnistError("the reports share no row (model, format, call, threads)")
+        if plot:
+            with needs_extra("plot", "--plot"):
+                from fmnist import plots
+    if json_out:
+        print(json.dumps(comparing.to_json(loaded, found), indent=2))
+    else:
+        for (path, report), rows in zip(loaded[1:], found, strict=True):
+            views.comparison(loaded[0], (path, report), rows)
+    if plot:
+        plots.comparison([(str(path), rows) for (path, _), rows in zip(loaded[1:], found, strict=True)], plot)
+    slower = [c for rows in found for c in comparing.regressions(rows, fail_slower)] if fail_slower is not None else []
+    if slower:
+        err.print(
+            f"{len(slower)} rows slower than the base by more than {fail_slower:g} % with 95 % confidence: "
+            + ", ".join("/".join(map(str, c.key)) for c in slower),
+            highlight=False,
+        )
+        raise typer.Exit(1)

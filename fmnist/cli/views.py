@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from fmnist.cli.common import err, out
@@ -105,3 +106,35 @@ def evaluation(result: dict) -> None:
         cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "·") for j, n in enumerate(matrix_row)]
         table.add_row(f"{i} {name}", f" {result['per_class_accuracy'][name]:.1%}", *cells)
     out.print(table)
+
+
+def comparison(base: tuple[Path, dict], new: tuple[Path, dict], rows: list) -> None:
+    """One compared report: each shared row's p50 before and after, the ratio and its interval."""
+    (base_path, _), (new_path, new_report) = base, new
+    where = {
+        path: f"{r['machine']['cpu']}{' (emulated)' if r['machine'].get('emulated') else ''}" for path, r in (base, new)
+    }
+    same = where[base_path] == where[new_path]
+    title = f"{new_path} against {base_path}" + (f", both on {where[base_path]}" if same else "")
+    batches = new_report["settings"]["batches"]
+    table = Table(title=title, title_justify="left")
+    for column in ("row", "p50 µs", "new / base (95 %)", "", *(f"img/s @{b}" for b in batches)):
+        table.add_column(column, justify="left" if column in ("row", "") else "right", no_wrap=True)
+    colour = {"faster": "[green]", "slower": "[red]", "same": "", "unknown": "[dim]"}
+    for c in rows:
+        model, fmt, call, threads = c.key
+        bounds = "interval unknown" if c.low is None else f"{c.low:.3f}–{c.high:.3f}"
+        table.add_row(
+            f"{model}/{fmt} {call} ×{threads or 'auto'}",
+            f"{c.base_p50:,.1f} → {c.new_p50:,.1f}",
+            f"{c.ratio:.3f} ({bounds})",
+            f"{colour[c.verdict]}{c.verdict}",
+            *(f"{c.throughput[b]:.2f}×" if b in c.throughput else "–" for b in batches),
+        )
+    console = out if out.is_terminal else Console(soft_wrap=True, width=200)  # a log keeps every column
+    console.print(table)
+    if not same:
+        console.print(
+            f"note: base on {where[base_path]}, new on {where[new_path]}: the ratios compare the machines too",
+            highlight=False,
+        )

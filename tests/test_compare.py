@@ -1,0 +1,84 @@
+"""`fmnist bench compare`: known shifts between synthetic reports are found, with intervals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import run_fmnist
+
+from fmnist.bench import compare
+
+
+def report(shifts: dict[str, float | None], seed: int, cpu: str = "AMD EPYC") -> dict:
+    """A bench report with one row per format; its batch-1 samples are 20 µs noise times the shift
+    (None: a report from before samples were kept)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for fmt, shift in shifts.items():
+        samples = 20 * (shift or 1) * rng.lognormal(0, 0.05, 2000)
+        rows.append({
+            "artifact": f"edge/{fmt}", "format": fmt, "call": "Classifier", "threads": 1,
+            "latency_us": {"p50": float(np.median(samples))},
+            "throughput": {"1": 1e6 / float(np.median(samples)), "256": 50_000 / (shift or 1)},
+            **({"latency_samples_us": samples.round(2).tolist()} if shift is not None else {}),
+        })  # fmt: skip
+    return {"machine": {"cpu": cpu, "cores": 2}, "settings": {"batches": ["1", "256"]}, "rows": rows}
+
+
+BASE = {"onnx": 1.0, "onnx-int8": 1.0, "tflite": 1.0, "tflite-int8": 1.0}
+NEW = {"onnx": 0.9, "onnx-int8": 1.1, "tflite": 1.0, "tflite-int8": None}
+
+
+def test_known_shifts_are_found_faster_slower_or_the_same():
+    changes = {c.key[1]: c for c in compare.changes(report(BASE, 1), report(NEW, 2))}
+    assert {fmt: c.verdict for fmt, c in changes.items()} == {
+        "onnx": "faster", "onnx-int8": "slower", "tflite": "same", "tflite-int8": "unknown",
+    }  # fmt: skip
+    faster = changes["onnx"]
+    assert faster.low < 0.9 < faster.high < 0.92 and faster.ratio == pytest.approx(0.9, abs=0.01)
+    assert faster.throughput["256"] == pytest.approx(1 / 0.9)
+    assert changes["tflite"].low < 1 < changes["tflite"].high
+    assert [c.key[1] for c in compare.regressions(list(changes.values()), 5)] == ["onnx-int8"]
+    assert compare.regressions(list(changes.values()), 15) == []
+
+
+def test_the_command_compares_and_gates(tmp_path):
+    for name, shifts, seed in (("base", BASE, 1), ("new", NEW, 2)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(report(shifts, seed)))
+    paths = [str(tmp_path / "base.json"), str(tmp_path / "new.json")]
+    result = run_fmnist("bench", "compare", *paths, "--fail-slower", "5", "--plot", str(tmp_path / "c.png"))
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "1 rows slower than the base by more than 5 % with 95 % confidence: edge/onnx-int8/Classifier/1"
+    )
+    lines = result.stdout.splitlines()
+    assert any("edge/onnx Classifier ×1" in line and "faster" in line for line in lines)
+    assert any("edge/tflite-int8" in line and "interval unknown" in line for line in lines)
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    result = run_fmnist("bench", "compare", *paths, "--fail-slower", "15", "--json")
+    assert result.returncode == 0
+    rows = json.loads(result.stdout)["compared"][0]["rows"]
+    assert [r["verdict"] for r in rows] == ["faster", "slower", "same", "unknown"]
+
+
+def test_reports_from_other_machines_are_named_and_bad_files_refused(tmp_path):
+    (tmp_path / "x86.json").write_text(json.dumps(report(BASE, 1)))
+    (tmp_path / "pi.json").write_text(json.dumps(report(NEW, 2, cpu="Raspberry Pi 5 Model B (Cortex-A76)")))
+    result = run_fmnist("bench", "compare", str(tmp_path / "x86.json"), str(tmp_path / "pi.json"))
+    assert result.returncode == 0
+    assert (
+        "note: base on AMD EPYC, new on Raspberry Pi 5 Model B (Cortex-A76): the ratios compare the machines too"
+        in result.stdout
+    )
+    (tmp_path / "other.json").write_text(json.dumps({"rows": [], "machine": {"cpu": "x"}}))
+    result = run_fmnist("bench", "compare", str(tmp_path / "x86.json"), str(tmp_path / "other.json"))
+    assert (
+        result.returncode == 2
+        and result.stderr.strip() == "error: the reports share no row (model, format, call, threads)"
+    )
+    (tmp_path / "notes.json").write_text("{}")
+    result = run_fmnist("bench", "compare", str(tmp_path / "x86.json"), str(tmp_path / "notes.json"))
+    assert result.returncode == 2 and "notes.json: not an fmnist bench report" in result.stderr
