@@ -118,6 +118,12 @@ def test_evaluate_writes_json_and_plot(tmp_path):
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["images"] == 10_000 and report["accuracy"] == report["manifest_accuracy"]
     assert len(report["predicted"]) == 10_000 and sum(map(sum, report["confusion_matrix"])) == 10_000
+    for name, scores in report["per_class"].items():
+        assert scores["recall"] == pytest.approx(report["per_class_accuracy"][name])
+        assert min(scores["precision"], scores["recall"]) <= scores["f1"] <= max(scores["precision"], scores["recall"])
+    confused = report["most_confused"]
+    assert len(confused) == 5 and confused == sorted(confused, key=lambda c: -c["images"])
+    assert confused[0]["true"] != confused[0]["predicted"] and "most confused: " in result.stdout
     assert f"{report['accuracy']:.2%}" in result.stdout
     assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
 

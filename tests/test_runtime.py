@@ -349,3 +349,19 @@ def test_bombs_stay_refused_with_the_limit_and_the_override(tmp_path, monkeypatc
         InputError, match=r"7500×7500 pixels to decode, more than the 1,000,000 allowed .*FMNIST_MAX_PIXELS"
     ):
         load_image(jpeg)  # decoded at 1/8 scale, and the limit counts that
+
+
+def test_precision_recall_f1_and_the_most_confused_pairs():
+    from fmnist.metrics import confusion_matrix, most_confused, per_class_scores
+
+    y = np.array([0, 0, 0, 0, 6, 6, 6, 6, 1, 1])
+    predicted = np.array([0, 0, 0, 6, 6, 6, 0, 0, 1, 1])  # one T-shirt taken for a shirt, two shirts for T-shirts
+    matrix = confusion_matrix(y, predicted)
+    scores = per_class_scores(matrix)
+    assert scores["T-shirt/top"] == pytest.approx({"precision": 3 / 5, "recall": 3 / 4, "f1": 2 / 3})
+    assert scores["Trouser"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert scores["Dress"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0}  # never seen, never predicted
+    assert most_confused(matrix) == [
+        {"true": "Shirt", "predicted": "T-shirt/top", "images": 2},
+        {"true": "T-shirt/top", "predicted": "Shirt", "images": 1},
+    ]

@@ -84,7 +84,8 @@ def skipped(passed_over: list[tuple[Path, str]], verbose: bool) -> None:
 
 
 def evaluation(result: dict) -> None:
-    """Accuracy against the manifest's, and the confusion matrix with each class's recall."""
+    """Accuracy against the manifest's; each class's precision, recall and F1 beside the confusion
+    matrix; the pairs of classes most often taken for each other."""
     expected = result["manifest_accuracy"]
     note = "" if expected is None else f" (manifest: {expected:.2%})"
     out.print(
@@ -99,13 +100,17 @@ def evaluation(result: dict) -> None:
         padding=0,
     )
     table.add_column("class", no_wrap=True)
-    table.add_column("recall", justify="right", no_wrap=True)
+    for score in ("precision", "recall", "F1"):
+        table.add_column(score, justify="right", no_wrap=True)
     for j in range(len(CLASS_NAMES)):
         table.add_column(str(j), justify="right", min_width=5, no_wrap=True)
     for i, (name, matrix_row) in enumerate(zip(CLASS_NAMES, result["confusion_matrix"], strict=True)):
         cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "·") for j, n in enumerate(matrix_row)]
-        table.add_row(f"{i} {name}", f" {result['per_class_accuracy'][name]:.1%}", *cells)
+        scores = result["per_class"][name]
+        table.add_row(f"{i} {name}", *(f" {scores[k]:.1%}" for k in ("precision", "recall", "f1")), *cells)
     out.print(table)
+    confused = "; ".join(f"{c['true']} taken for {c['predicted']} {c['images']}×" for c in result["most_confused"])
+    out.print(f"macro F1 {result['macro_f1']:.2%}; most confused: {confused}", highlight=False)
 
 
 def comparison(base: tuple[Path, dict], new: tuple[Path, dict], rows: list) -> None:

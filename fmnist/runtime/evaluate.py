@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from fmnist.metrics import confusion_matrix, per_class_accuracy
+from fmnist.metrics import confusion_matrix, most_confused, per_class_accuracy, per_class_scores
 from fmnist.runtime.classifier import Classifier
 
 
@@ -25,6 +25,9 @@ def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> 
         "accuracy": float((predicted == labels).mean()),
         "manifest_accuracy": verified.get("accuracy"),
         "per_class_accuracy": per_class_accuracy(matrix),
+        "per_class": per_class_scores(matrix),
+        "macro_f1": float(sum(s["f1"] for s in per_class_scores(matrix).values()) / len(matrix)),
+        "most_confused": most_confused(matrix),
         "confusion_matrix": matrix.tolist(),
         "seconds": round(seconds, 3),
         "predicted": predicted.tolist(),
