@@ -152,3 +152,28 @@ def comparison(compared: list[tuple[str, list]], path: Path) -> None:
     ax.invert_yaxis()
     ax.legend(fontsize=7)
     _save(fig, path)
+
+
+def profile(profiles: dict[str, dict], path: Path) -> Path:
+    """Each artifact as one bar of its operators in order, each segment its share and coloured by
+    its type: of the time for ONNX files, of the multiply-accumulates for TFLite files."""
+    kinds = list(dict.fromkeys(o["op"] for p in profiles.values() for o in p["ops"]))
+    colours = {kind: plt.get_cmap("tab20")(k % 20) for k, kind in enumerate(kinds)}
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(profiles) + 2.2))
+    labels = [f"{label}{'' if p['timed'] else ' (MACs)'}" for label, p in profiles.items()]
+    for row, p in enumerate(profiles.values()):
+        left = 0.0
+        for o in p["ops"]:
+            share = 100 * o["share"]
+            ax.barh(row, share, left=left, color=colours[o["op"]], edgecolor="white", linewidth=0.8)
+            if share > 8:
+                ax.text(left + share / 2, row, o["op"], ha="center", va="center", fontsize=7)
+            left += share
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlabel="share of the time per image at batch 64 (ONNX) or of the multiply-accumulates (TFLite), %")
+    ax.set_xlim(0, 100)
+    ax.invert_yaxis()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in kinds]
+    ax.legend(handles, kinds, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    _save(fig, path)
+    return path

@@ -9,6 +9,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,35 @@ def test_the_pareto_front_keeps_what_nothing_beats():
         (25.0, True),
         (30.0, False),
     ]
+
+
+def test_the_profile_has_one_row_per_operator_adding_up_to_the_run(exported, tiny_run, real_data, tmp_path):
+    from test_graphs import onnx_ops, tflite_ops
+
+    from fmnist.bench import profile
+
+    out, _ = exported
+    pixels = real_data.x_test[:1000, ..., None]
+    for file in ("model.onnx", "model.int8.onnx"):
+        found = profile.profile(out / file, pixels)
+        assert len(found["ops"]) == sum(onnx_ops(out / file, tmp_path).values())  # every node onnxruntime runs
+        total = sum(op["us"] for op in found["ops"])
+        assert 0.8 * found["run_us"] <= total <= found["run_us"], file
+        assert sum(op["share"] for op in found["ops"]) == pytest.approx(1)
+    for file in ("model.tflite", "model.int8.tflite"):
+        found = profile.profile(out / file, pixels)
+        assert Counter(op["op"] for op in found["ops"]) == tflite_ops(out / file)
+        assert sum(op["macs"] for op in found["ops"]) == tiny_run[1]["macs"] and not found["timed"]
+
+
+@pytest.mark.slow
+def test_bench_profile_writes_tables_json_and_plot(exported, tmp_path):
+    result = run_fmnist(
+        "bench", str(exported[0]), "--quick", "--no-keras", "--cold-starts", "0", "--profile", "--out", str(tmp_path),
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    profiles = json.loads((tmp_path / "profile.json").read_text())["profile"]
+    assert set(profiles) == {f"{exported[0].name}/{f}" for f in ("onnx", "onnx-int8", "tflite", "tflite-int8")}
+    assert "LiteRT's Python API has no operator profiler" in result.stdout and "QLinearConv" in result.stdout
+    assert "### " in (tmp_path / "bench.md").read_text() and (tmp_path / "profile.png").read_bytes()[:4] == b"\x89PNG"

@@ -113,7 +113,39 @@ def rich_tables(report: dict) -> list:
             values = dict(zip(names, cells(row, batches), strict=True))
             table.add_row(*(values[c] for c in columns))
         tables.append(table)
+    for label, profile in report.get("profile", {}).items():
+        table = Table(title=profile_title(label, profile), title_justify="left")
+        for i, name in enumerate(("node", "op", "cost", "share")):
+            table.add_column(name, justify="left" if i < 2 else "right", no_wrap=i > 0)
+        for texts in profile_rows(profile):
+            table.add_row(*texts)
+        tables.append(table)
     return tables
+
+
+def profile_rows(profile: dict) -> list[list[str]]:
+    """One artifact's operators as text: node, op, time or MACs, share."""
+    unit = "µs" if profile["timed"] else "MACs"
+    return [
+        [
+            o["node"],
+            o["op"],
+            f"{o['us']:,.2f} {unit}" if profile["timed"] else f"{o['macs']:,} {unit}",
+            f"{o['share']:.1%}",
+        ]
+        for o in profile["ops"]
+    ]
+
+
+def profile_title(label: str, profile: dict) -> str:
+    if not profile["timed"]:
+        return f"{label}: {profile['note']}"
+    run = f" of the profiled run's {profile['run_us']:,.1f} µs" if profile.get("run_us") else ""
+    total = sum(o["us"] for o in profile["ops"])
+    return (
+        f"{label}: each operator's median kernel time per image at batch {profile['batch']}, one thread "
+        f"({total:,.1f} µs in all{run})"
+    )
 
 
 def markdown(report: dict) -> str:
@@ -142,6 +174,9 @@ def markdown(report: dict) -> str:
         "Method: benchmarks/README.md.",
     ]
     lines += [f"- {note}" for note in report["notes"]]
+    for label, profile in report.get("profile", {}).items():
+        lines += ["", f"### {profile_title(label, profile)}", "", "| node | op | cost | share |", "|---|---|---:|---:|"]
+        lines += ["| " + " | ".join(texts) + " |" for texts in profile_rows(profile)]
     return "\n".join(lines) + "\n"
 
 
@@ -191,6 +226,11 @@ def write(report: dict, out_dir: Path) -> list[Path]:
         written = []
     else:
         written = plots.bench(report["rows"], report["settings"]["batches"], out_dir, _warning(report))
+        if report.get("profile"):
+            written.append(plots.profile(report["profile"], out_dir / "profile.png"))
+    if report.get("profile"):
+        write_json(out_dir / "profile.json", {"machine": report["machine"], "profile": report["profile"]})
+        written.append(out_dir / "profile.json")
     for name, text in (("bench.md", markdown(report)), ("bench.csv", flat_csv(report))):
         with atomic_path(out_dir / name) as tmp:
             tmp.write_text(text)

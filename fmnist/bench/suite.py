@@ -17,6 +17,7 @@ import numpy as np
 
 from fmnist import machine
 from fmnist.bench import cold_start, measure
+from fmnist.bench import profile as profiling
 from fmnist.bench.targets import Group
 from fmnist.errors import FmnistError
 from fmnist.runtime.classifier import Classifier
@@ -35,6 +36,7 @@ class Settings:
     cold_starts: int = 5
     keras: bool = True
     images: int | None = None  # accuracy on the first N test images; None: all
+    profile: bool = False  # each artifact's time (or work) per operator
 
     def to_json(self, images: int, quick: bool) -> dict:
         return {
@@ -124,7 +126,10 @@ def run(
     planned = plan(groups, settings, notes)
     if not planned:
         raise FmnistError("nothing to measure: " + ("; ".join(notes) or "no artifact or Keras model given"))
-    total = len(planned) * (3 + len(settings.batches))
+    profiled = (
+        {f"{g.name}/{label}": path for g in groups for label, path in g.artifacts.items()} if settings.profile else {}
+    )
+    total = len(planned) * (3 + len(settings.batches)) + len(profiled)
     task = progress.add_task("measuring", total=total) if progress else None
 
     def step(description: str) -> None:
@@ -174,6 +179,10 @@ def run(
                 "gmacs": None if not row.macs else round(row.macs * max(speed.values()) / 1e9, 2),
             }
         )
+    profiles = {}
+    for label, path in profiled.items():
+        step(f"{label}: operators")
+        profiles[label] = profiling.profile(path, pixels[:1000])
     return {
         "command": command,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -181,4 +190,5 @@ def run(
         "settings": settings.to_json(len(labels), quick),
         "rows": rows,
         "notes": notes,
+        **({"profile": profiles} if profiles else {}),
     }

@@ -65,6 +65,9 @@ def bench(
         ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="A fast check of the whole path (seconds per row).")] = False,
+    profile: Annotated[
+        bool, typer.Option(help="Also each artifact's time per operator (ONNX) or work per operator (TFLite).")
+    ] = False,
     keras: Annotated[
         bool,
         typer.Option("--keras/--no-keras", help="Measure the Keras float model too, when TensorFlow is installed."),
@@ -113,6 +116,7 @@ def bench(
             cold_starts=base.cold_starts if cold_starts is None else cold_starts,
             keras=keras,
             images=images,
+            profile=profile,
         )
         x_test, y_test = data.load_test(data_dir)
         groups = bench_targets.resolve(targets or [], runs_dir)

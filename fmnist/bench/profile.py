@@ -1,0 +1,105 @@
+"""`fmnist bench --profile`: where the time goes, operator by operator.
+
+ONNX files run under onnxruntime's own profiler (`enable_profiling`): each node's kernel time,
+the median over the calls, in execution order, per image of a batch of BATCH. Not batch 1:
+the profiler adds a few µs to every kernel it times, which at batch 1 is as much as the small
+kernels take (their sum then exceeds the whole unprofiled call); at batch 64 the kernels add
+up to 90 % or more of the profiled run. LiteRT's Python API has no operator profiler
+(TensorFlow's `benchmark_model` tool has one), so a TFLite file's operators are read from its
+flatbuffer and each gets its multiply-accumulates and their share of the model's instead.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from fmnist import formats
+
+BATCH = 64
+CALLS = 40
+NO_TIMER = "LiteRT's Python API has no operator profiler: its operators' multiply-accumulates instead"
+
+
+def onnx_profile(path: Path, pixels: np.ndarray, calls: int = CALLS, batch: int = BATCH) -> dict:
+    """Median kernel time per image of every node of `path`, over `calls` calls of `batch`
+    images on one thread."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tmp) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        batches = [pixels[i : i + batch] for i in range(0, len(pixels) - batch + 1, batch)]
+        for i in range(calls):
+            session.run(None, {name: batches[i % len(batches)]})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    times: dict[str, list[int]] = defaultdict(list)
+    kinds, runs = {}, []
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            node = event["name"].removesuffix("_kernel_time")
+            times[node].append(event["dur"])
+            kinds[node] = event["args"].get("op_name", "?")
+        elif event.get("cat") == "Session" and event["name"] == "model_run":
+            runs.append(event["dur"])
+    medians = {node: statistics.median(durations) / batch for node, durations in times.items()}
+    total = sum(medians.values()) or 1
+    return {
+        "timed": True,
+        "batch": batch,
+        "run_us": statistics.median(runs) / batch if runs else None,
+        "ops": [
+            {"node": node, "op": kinds[node], "us": medians[node], "share": medians[node] / total} for node in medians
+        ],
+    }
+
+
+def _macs(op: str, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> int:
+    """Multiply-accumulates of one TFLite operator for one image, from its tensors' shapes."""
+    if op == "CONV_2D":  # output [1, h, w, c_out], filter [c_out, kh, kw, c_in]
+        return int(np.prod(outputs[0][1:]) * np.prod(inputs[1][1:]))
+    if op == "DEPTHWISE_CONV_2D":  # filter [1, kh, kw, c]
+        return int(np.prod(outputs[0][1:]) * inputs[1][1] * inputs[1][2])
+    if op == "FULLY_CONNECTED":  # weights [units, features]
+        return int(np.prod(inputs[1]))
+    return 0
+
+
+def tflite_profile(path: Path) -> dict:
+    """Every operator of a TFLite file, in order, with its multiply-accumulates and their share."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(path.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    names = {value: key for key, value in vars(schema.BuiltinOperator).items() if key.isupper()}
+    ops = []
+    for i in range(graph.OperatorsLength()):
+        operator = graph.Operators(i)
+        code = model.OperatorCodes(operator.OpcodeIndex())
+        op = names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+        inputs = [operator.Inputs(j) for j in range(operator.InputsLength())]
+        outputs = [operator.Outputs(j) for j in range(operator.OutputsLength())]
+        shapes = (
+            [graph.Tensors(t).ShapeAsNumpy() for t in inputs if t >= 0],
+            [graph.Tensors(t).ShapeAsNumpy() for t in outputs],
+        )
+        ops.append({"node": f"{i} {op.lower()}", "op": op, "macs": _macs(op, *shapes)})
+    total = sum(o["macs"] for o in ops) or 1
+    for o in ops:
+        o["share"] = o["macs"] / total
+    return {"timed": False, "note": NO_TIMER, "ops": ops}
+
+
+def profile(path: Path, pixels: np.ndarray) -> dict:
+    """The profile of one artifact file, by the family of its format."""
+    family = formats.family_of(path)
+    return {"file": str(path), **(onnx_profile(path, pixels) if family == "onnx" else tflite_profile(path))}
