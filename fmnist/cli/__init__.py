@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from fmnist.cli import bench, check, dataset, export, predict, train
+from fmnist.cli import bench, check, dataset, export, predict, serve, train
 
 app = typer.Typer(
     help="Train, export, run and benchmark Fashion-MNIST classifiers for the edge.",
@@ -23,5 +23,6 @@ app.command()(predict.predict)
 app.command()(predict.evaluate)
 app.add_typer(bench.app, name="bench")
 app.command()(check.check)
+app.command()(serve.serve)
 
 __all__ = ["app"]

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -129,14 +129,14 @@ def max_pixels() -> int:
     return int(given) if given.isdigit() else int(Image.MAX_IMAGE_PIXELS or 0) or 1 << 62
 
 
-def _open(path: str | Path) -> Image.Image:
+def _open(file: BinaryIO) -> Image.Image:
     """A lazily decoded image. A JPEG opens without Pillow's size check, which counts the full
-    resolution: it decodes at 1/2 to 1/8 scale (`draft`), and `load_image` checks that size."""
+    resolution: it decodes at 1/2 to 1/8 scale (`draft`), and `decode` checks that size."""
     from PIL import Image, JpegImagePlugin
 
-    with open(path, "rb") as file:
-        jpeg = file.read(3) == b"\xff\xd8\xff"
-    return JpegImagePlugin.JpegImageFile(path) if jpeg else Image.open(path)
+    jpeg = file.read(3) == b"\xff\xd8\xff"
+    file.seek(0)
+    return JpegImagePlugin.JpegImageFile(file) if jpeg else Image.open(file)
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -144,36 +144,42 @@ def load_image(path: str | Path) -> np.ndarray:
 
     A photo larger than `max_pixels` once decoded, or one Pillow refuses as a decompression
     bomb, raises `InputError`; a JPEG counts at the reduced scale it is decoded at."""
+    with open(path, "rb") as file:
+        return decode(file, str(path))
+
+
+def decode(file: BinaryIO, name: str) -> np.ndarray:
+    """`load_image` for an open binary file (an upload, say); errors name it `name`."""
     from PIL import Image
 
     limit = max_pixels()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is checked below
-            with _open(path) as image:
+            with _open(file) as image:
                 if image.format == "JPEG":
                     image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode at a reduced scale
                 width, height = image.size
                 if width * height > limit:
                     raise InputError(
-                        f"{path}: {width}×{height} pixels to decode, more than the {limit:,} allowed "
+                        f"{name}: {width}×{height} pixels to decode, more than the {limit:,} allowed "
                         "(a possible decompression bomb; set FMNIST_MAX_PIXELS to allow more)"
                     )
                 image.load()
                 pixels = to_pixels(image)
     except Image.DecompressionBombError:
         raise InputError(
-            f"{path}: image is too large (over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels): refused as a possible "
+            f"{name}: image is too large (over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels): refused as a possible "
             "decompression bomb"
         ) from None
     except InputError:
         raise
     except Image.UnidentifiedImageError:
-        raise InputError(f"{path}: not an image Pillow can read") from None
+        raise InputError(f"{name}: not an image Pillow can read") from None
     except Exception as exc:  # noqa: BLE001 -- a corrupt file makes decoders raise many kinds
-        raise InputError(f"{path}: cannot decode the image ({exc or type(exc).__name__})") from None
+        raise InputError(f"{name}: cannot decode the image ({exc or type(exc).__name__})") from None
     if not pixels.any():
-        raise InputError(f"{path}: no garment found: the image is blank once its background is removed")
+        raise InputError(f"{name}: no garment found: the image is blank once its background is removed")
     return pixels
 
 

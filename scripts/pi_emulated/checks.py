@@ -5,9 +5,12 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
@@ -24,6 +27,7 @@ PREDICTED = ("tflite-int8", "onnx-int8", "onnx")
 EVALUATED = ("onnx", "tflite-int8")  # the slowest under emulation first
 IDX_IMAGES = 64
 BENCH_IMAGES = 200
+SERVE_WAIT = 180  # seconds an emulated service may take to answer its first request
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if p.suffix != ".md")
 
 
@@ -108,6 +112,39 @@ class Run:
             problems.append(f"check on {cpu}: {emulated.stdout.strip()[-500:]}")
         return {"check": "check (golden vectors)", "cpu": cpu, "passed": passed, "problems": problems}
 
+    def serve(self, machines: Machines, cpu: str, expected: str) -> dict:
+        """`fmnist serve` on the Pi: one photo over HTTP gets the class x86 gives it."""
+        self.step(f"serve, {cpu}: {Path(EXAMPLES[0]).name} over HTTP")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        process, probe = machines.start(cpu, ["serve", "--port", port])
+        problems, answer = [], None
+        try:
+            for _ in range(SERVE_WAIT):  # an emulated start takes seconds
+                try:
+                    request = urllib.request.Request(
+                        f"http://127.0.0.1:{port}/predict", data=Path(EXAMPLES[0]).read_bytes(),
+                        headers={"Content-Type": "application/octet-stream"},
+                    )  # fmt: skip
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        answer = json.loads(response.read())["results"][0]["class"]
+                    break
+                except OSError:
+                    time.sleep(1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+        if answer != expected:
+            problems.append(
+                f"serve on {cpu}: answered {answer!r}, x86 says {expected!r} ({process.stderr.read()[-500:]})"
+            )
+        if code or not probe.stat().st_size:
+            problems.append(f"serve on {cpu}: exit code {code} after SIGTERM")
+        else:
+            problems += check_probe(json.loads(probe.read_text()), f"serve on {cpu}")
+        return {"check": "serve (one photo over HTTP)", "cpu": cpu, "answer": answer, "problems": problems}
+
     def bench(self, machines: Machines, cpu: str) -> dict:
         from fmnist.machine import ARM_PARTS
         from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
@@ -171,6 +208,7 @@ class Run:
                 *(partial(self.evaluate, machines, model, pi4) for model in EVALUATED),
                 partial(self.bench, machines, pi4),  # the longest first
                 *(partial(self.golden, machines, cpu) for cpu in CPUS),
+                partial(self.serve, machines, pi4, json.loads(natives["tflite-int8"].splitlines()[0])["class"]),
                 *(
                     partial(self.predict, machines, model, cpu, inputs, natives[model])
                     for model in PREDICTED

@@ -46,11 +46,10 @@ class Machines:
         (root / "proc/cpuinfo").write_text(cpuinfo(cpu, os.cpu_count() or 1))
         return root
 
-    def run(self, cpu: str | None, args: list) -> tuple[subprocess.CompletedProcess, dict]:
-        """(the finished process, its probe); cpu None runs natively."""
+    def command(self, cpu: str | None, args: list) -> tuple[list[str], dict | None, Path]:
+        """(argv, environment, probe file) of `fmnist ARGS`; cpu None runs natively."""
         handle, name = tempfile.mkstemp(".json", "probe-", self.work)
         os.close(handle)
-        probe = Path(name)
         if cpu is None:
             argv, env = [sys.executable], None
         else:
@@ -63,14 +62,18 @@ class Machines:
                 "QEMU_CPU": cpu,
                 "PYTHONPATH": os.pathsep.join(map(str, self.site)),
             }
-        result = subprocess.run(
-            [str(a) for a in [*argv, "-c", GUEST, probe, *args]],
-            env=env,
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return [str(a) for a in [*argv, "-c", GUEST, name, *args]], env, Path(name)
+
+    def start(self, cpu: str, args: list) -> tuple[subprocess.Popen, Path]:
+        """`fmnist ARGS` left running (a service), and the file its probe goes to when it ends."""
+        argv, env, probe = self.command(cpu, args)
+        process = subprocess.Popen(argv, env=env, cwd=self.work, stderr=subprocess.PIPE, text=True)
+        return process, probe
+
+    def run(self, cpu: str | None, args: list) -> tuple[subprocess.CompletedProcess, dict]:
+        """(the finished process, its probe); cpu None runs natively."""
+        argv, env, probe = self.command(cpu, args)
+        result = subprocess.run(argv, env=env, cwd=self.work, capture_output=True, text=True, check=False)
         if result.returncode or not probe.stat().st_size:
             raise CheckFailed(
                 f"fmnist {' '.join(map(str, args))} on {cpu or 'x86'} failed ({result.returncode}):\n"

@@ -20,6 +20,8 @@ def show(console: Console, summary: dict, out: Path) -> None:
         elif "libraries" in check:
             aligned = check["min_alignment"] // 1024
             detail = f"{check['libraries']} shared libraries, LOAD segments aligned to ≥ {aligned} KiB"
+        elif "answer" in check:
+            detail = f"answered {check['answer']}, as on x86; stopped cleanly by SIGTERM"
         elif "passed" in check:
             detail = f"{check['passed']} shipped artifacts: every label and logit as at export, within its tolerance"
         elif "accuracy" in check:

@@ -1,0 +1,57 @@
+"""`fmnist serve`: the model over HTTP, with a web page, health and metrics (runtime only)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from fmnist.cli.common import Threads, err, needs_extra, user_errors
+from fmnist.cli.predict import ModelOption
+
+
+def serve(
+    model: ModelOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 opens it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    threads: Threads = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FMNIST_API_KEY",
+            show_envvar=True,
+            show_default=False,
+            help="Require Authorization: Bearer KEY for /predict and /metrics.",
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        str | None, typer.Option(help="The one web origin allowed to call it from a browser.", show_default=False)
+    ] = None,
+    max_bytes: Annotated[int, typer.Option(min=1024, help="Largest request body, in bytes.")] = 10 * 1024 * 1024,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
+) -> None:
+    """Serve the model over HTTP: POST /predict (photos), GET / (a web page), /healthz and /metrics."""
+    from fmnist.runtime.classifier import Classifier
+
+    with user_errors():
+        with needs_extra("serve", "fmnist serve"):
+            import uvicorn
+
+            from fmnist.serve import create_app
+        classifier = Classifier.load(model, threads)
+        app = create_app(classifier, api_key=api_key, cors_origin=cors_origin, max_bytes=max_bytes)
+    guard = "an API key is required" if api_key else "no API key"
+    err.print(
+        f"serving {classifier.path.name} ({classifier.runtime}, {classifier.precision}) on http://{host}:{port} "
+        f"({guard}; Ctrl-C or SIGTERM stops it)",
+        highlight=False,
+    )
+    # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again: end with 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(
+        app, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose,
+        timeout_graceful_shutdown=10,  # SIGTERM: the requests in flight finish first
+        limit_concurrency=256, timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,  # header limit
+    )  # fmt: skip

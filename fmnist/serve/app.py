@@ -1,0 +1,236 @@
+"""The HTTP service: one shared `Classifier` behind POST /predict, a web page, /healthz, /metrics.
+
+Every answer is JSON except the page and /metrics. A bad request gets a 4xx and
+``{"error": ...}``, never a traceback; in a multipart request the good images are answered
+and each bad one carries its own error. Bodies over `max_bytes` are refused from their
+Content-Length, or as soon as a body sent without one grows past it. Decoding and inference
+run in a worker thread, so a slow client or a large photo never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import time
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fmnist.errors import InputError
+from fmnist.runtime import inputs
+from fmnist.runtime.classifier import LOW_CONFIDENCE, Classifier
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_FILES = 64
+IMAGE_TYPES = ("image/", "application/octet-stream")
+
+
+class Refused(Exception):
+    """A request answered with `status` and `{"error": message}`."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "fmnist_requests", "HTTP requests by path and status", ["path", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "fmnist_predict_seconds", "Time to answer POST /predict", registry=self.registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+        )  # fmt: skip
+        self.images = Counter("fmnist_images", "Images classified", registry=self.registry)
+
+
+class Counted:
+    """ASGI middleware: every HTTP answer counted by path (other paths as one) and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, paths: set[str]):
+        self.app, self.metrics, self.paths = app, metrics, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"] if scope["path"] in self.paths else "other"
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.requests.labels(path, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
+def _top_k(request: Request) -> int:
+    value = request.query_params.get("top_k", "3")
+    if not value.isdigit() or not 1 <= int(value) <= 10:
+        raise Refused(400, f"top_k must be a whole number from 1 to 10, not {value!r}")
+    return int(value)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused past `limit` bytes before it is all read."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise (
+            Refused(413, f"the body is over the {limit:,}-byte limit")
+            if length.isdigit()
+            else Refused(400, "a malformed Content-Length")
+        )
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise Refused(413, f"the body is over the {limit:,}-byte limit")
+    except ClientDisconnect:
+        raise Refused(400, "the client went away before the body was read") from None
+    return bytes(body)
+
+
+async def _uploads(request: Request, limit: int) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each image in the request: the raw body, or each `file` part."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind.startswith(IMAGE_TYPES):
+        body = await _body(request, limit)
+        if not body:
+            raise Refused(400, "the body is empty: send an image, or multipart/form-data with `file` parts")
+        return [("body", body)]
+    if kind != "multipart/form-data":
+        raise Refused(
+            415,
+            f"unsupported Content-Type {kind or 'none'!r}: "
+            "send image/*, application/octet-stream or multipart/form-data",
+        )
+    body = await _body(request, limit)  # the size limit holds before the parser sees the parts
+
+    async def replay() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=MAX_FILES, max_fields=MAX_FILES, max_part_size=limit)
+    except HTTPException as exc:
+        raise Refused(400, f"a malformed multipart body: {exc.detail}") from None
+    files = [part for part in form.getlist("file") if isinstance(part, UploadFile)]
+    if not files:
+        raise Refused(400, "the multipart body has no part named `file`")
+    return [(part.filename or f"file{i + 1}", await part.read()) for i, part in enumerate(files)]
+
+
+def _classify(classifier: Classifier, uploads: list[tuple[str, bytes]], k: int, pixels: bool) -> list[dict]:
+    """One result per upload, in order: its classes, or the error that kept it from being read."""
+    decoded: list[np.ndarray] = []
+    results: list[dict[str, Any]] = []
+    for name, data in uploads:
+        try:
+            decoded.append(inputs.decode(io.BytesIO(data), name))
+            results.append({"file": name})
+        except InputError as exc:
+            results.append({"file": name, "error": str(exc).removeprefix(f"{name}: ")})
+    good = [r for r in results if "error" not in r]
+    if good:
+        batch = np.stack(decoded)
+        indices, probs = classifier.top_k(batch, k)
+        for result, image, best, p in zip(good, batch, indices.tolist(), probs.tolist(), strict=True):
+            ranked = [
+                {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
+                for c, q in zip(best, p, strict=True)
+            ]
+            result |= {**ranked[0], "low_confidence": ranked[0]["probability"] < LOW_CONFIDENCE, "top_k": ranked}
+            if pixels:
+                result["pixels"] = image.reshape(-1).tolist()
+    return results
+
+
+def create_app(
+    classifier: Classifier, *, api_key: str | None = None, cors_origin: str | None = None, max_bytes: int = MAX_BYTES
+) -> Starlette:
+    """The service around one loaded classifier."""
+    metrics, started = Metrics(), time.monotonic()
+    about: dict[str, object] = {
+        "model": classifier.path.name,
+        "runtime": classifier.runtime,
+        "precision": classifier.precision,
+    }
+    page = resources.files("fmnist.serve").joinpath("page.html").read_text()
+
+    def authorised(request: Request) -> None:
+        if api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            raise Refused(401, "an API key is needed: send the header Authorization: Bearer KEY")
+
+    async def predict(request: Request) -> Response:
+        begun = time.perf_counter()
+        authorised(request)
+        k = _top_k(request)
+        uploads = await _uploads(request, max_bytes)
+        results = await run_in_threadpool(_classify, classifier, uploads, k, request.query_params.get("pixels") == "1")
+        if (
+            len(uploads) == 1
+            and "error" in results[0]
+            and request.headers.get("content-type", "").startswith(IMAGE_TYPES)
+        ):
+            raise Refused(400, results[0]["error"])
+        metrics.images.inc(sum("error" not in r for r in results))
+        metrics.latency.observe(time.perf_counter() - begun)
+        return JSONResponse({**about, "results": results})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", **about, "uptime_s": round(time.monotonic() - started, 1)})
+
+    async def exposition(request: Request) -> Response:
+        authorised(request)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(page.replace("{{API_KEY_NEEDED}}", "true" if api_key else "false"))
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, Refused):
+            status, message = exc.status, exc.message
+        else:
+            assert isinstance(exc, HTTPException)
+            status, message = (
+                exc.status_code,
+                {404: "no such path", 405: "method not allowed"}.get(exc.status_code, exc.detail),
+            )
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    routes = [
+        Route("/predict", predict, methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", exposition, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+    ]
+    middleware = [Middleware(Counted, metrics=metrics, paths={route.path for route in routes})]
+    if cors_origin:
+        middleware.append(
+            Middleware(
+                CORSMiddleware, allow_origins=[cors_origin], allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )  # fmt: skip
+    return Starlette(
+        routes=routes, middleware=middleware, exception_handlers={Refused: refused, HTTPException: refused}
+    )
