@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TRIM_THRESHOLD = 0.05 * 255  # a pixel this far from the background colour belongs to the garment
-WORKING_SIZE = 512  # photos are shrunk to at most this before the steps above
+WORKING_SIZE = 160  # photos are decoded (JPEG: at a reduced scale) and shrunk to at most this first
 UNSUPPORTED = "unsupported type"  # why a folder walk passes a file over
 
 
