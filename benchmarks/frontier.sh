@@ -4,14 +4,14 @@
 # (one thread, no cold start), then write the table and the plot of the accuracy-latency
 # frontier (benchmarks/frontier.py).
 # Usage: bash benchmarks/frontier.sh [fmnist train options, the same for every variant]
-# Environment: FRONTIER_VARIANTS (default: the six edge-family architectures),
+# Environment: FRONTIER_VARIANTS (default: the seven edge-family architectures),
 # FRONTIER_RUNS (default runs/frontier), FRONTIER_OUT (default benchmarks/results/frontier).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 runs=${FRONTIER_RUNS:-runs/frontier}
 out=${FRONTIER_OUT:-benchmarks/results/frontier}
-read -ra variants <<< "${FRONTIER_VARIANTS:-edge edge-w96 edge-w48 edge-deep edge-gap edge-sep}"
+read -ra variants <<< "${FRONTIER_VARIANTS:-edge edge-n8 edge-w96 edge-w48 edge-deep edge-gap edge-sep}"
 for arch in "${variants[@]}"; do
     .venv/bin/fmnist train --arch "$arch" --name "$arch" --runs-dir "$runs" "$@" >/dev/null
     .venv/bin/fmnist export "$runs/$arch" --format tflite-int8 >/dev/null

@@ -70,7 +70,9 @@ class TrainConfig:
 
 # Per-architecture defaults. The seeds' models keep their layers but get the same careful
 # training (validation split, AdamW with cosine decay; flips and shifts for the CNN); the
-# edge family adds label smoothing, random erasing and a moving average of its weights.
+# edge family adds label smoothing. Random erasing, the weights' moving average and
+# distillation are options: none of them gained accuracy on its own in 30 or 60 epochs
+# (benchmarks/results/frontier/ablation.md).
 EDGE = TrainConfig(arch="edge", epochs=30, label_smoothing=0.1)
 SEEDS = {
     "cnn": TrainConfig(arch="cnn", epochs=20),
