@@ -87,7 +87,7 @@ def test_train_and_export_print_only_their_own_lines(tmp_path):
     assert verbose.returncode == 0 and "oneDNN custom operations" in verbose.stderr
 
 
-@pytest.mark.parametrize("command", ["train", "export", "predict", "evaluate", "bench", "data"])
+@pytest.mark.parametrize("command", ["train", "export", "predict", "evaluate", "bench", "check", "serve", "data"])
 def test_help_fits_an_80_column_terminal(command):
     result = run_fmnist(command, "--help", env={"COLUMNS": "80"})
     assert result.returncode == 0 and "Usage: fmnist" in result.stdout
