@@ -17,6 +17,7 @@ def test_every_format_is_published_with_a_matching_manifest(exported):
 
     out, manifest = exported
     assert sorted(p.name for p in out.iterdir()) == [
+        "golden.npz",
         "manifest.json",
         "model.int8.onnx",
         "model.int8.tflite",
@@ -204,7 +205,12 @@ def test_export_command_prints_the_table(tiny_run, tmp_path):
     result = run_fmnist("export", str(run_dir), "--format", "onnx,tflite-int8", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "onnx" in result.stdout and "tflite-int8" in result.stdout and "KiB" in result.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "model.int8.tflite", "model.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "golden.npz",
+        "manifest.json",
+        "model.int8.tflite",
+        "model.onnx",
+    ]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["command"].startswith("fmnist export ")
 
