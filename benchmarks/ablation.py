@@ -1,6 +1,7 @@
-"""The training recipe's ablation: one row per change, each added to the one before.
+"""The training recipe's ablation: one row per change, each added to the one before; or,
+with --spread, one row per seed of one recipe and their spread.
 
-Usage: python benchmarks/ablation.py --out DIR "LABEL=RUN_DIR" ...
+Usage: python benchmarks/ablation.py --out DIR [--spread] "LABEL=RUN_DIR" ...
 
 Each RUN_DIR is a finished run exported to int8 TFLite (RUN_DIR/export/manifest.json): its
 row holds the float test accuracy, the int8 test accuracy verified at export, the epochs,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 
@@ -31,14 +33,21 @@ def row(label: str, run: Path) -> dict:
     }
 
 
-def markdown(rows: list[dict], machine: str) -> str:
+def markdown(rows: list[dict], machine: str, spread: bool = False) -> str:
+    if spread:
+        title, scope = "One recipe, three seeds", f"`{rows[0]['arch']}`, full training set; {machine}."
+    else:
+        title = "The training recipe, one change at a time"
+        scope = (
+            f"`{rows[0]['arch']}`, seed {rows[0]['seed']}, full training set; {machine}. "
+            "Each row adds its change to the row above."
+        )
     lines = [
-        "# The training recipe, one change at a time",
+        f"# {title}",
         "",
-        f"`{rows[0]['arch']}`, seed {rows[0]['seed']}, full training set; {machine}. Each row adds its change to "
-        "the row above. Accuracy on the 10,000 test images; int8 is the exported TFLite model, verified at export.",
+        f"{scope} Accuracy on the 10,000 test images; int8 is the exported TFLite model, verified at export.",
         "",
-        "| change | epochs run | training time | float | int8 | Δ int8 |",
+        f"| {'run' if spread else 'change'} | epochs run | training time | float | int8 | Δ int8 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     previous = None
@@ -46,9 +55,12 @@ def markdown(rows: list[dict], machine: str) -> str:
         delta = "–" if previous is None else f"{100 * (r['int8_accuracy'] - previous):+.2f} pp"
         lines.append(
             f"| {r['change']} | {r['epochs']} | {r['train_seconds'] / 60:.1f} min | {r['float_accuracy']:.2%} | "
-            f"{r['int8_accuracy']:.2%} | {delta} |"
+            f"{r['int8_accuracy']:.2%} | {'–' if spread else delta} |"
         )
         previous = r["int8_accuracy"]
+    if spread:
+        int8 = [r["int8_accuracy"] for r in rows]
+        lines += ["", f"int8: mean {statistics.mean(int8):.2%}, from {min(int8):.2%} to {max(int8):.2%}."]
     lines += ["", "Commands:", "", *(f"- {r['change']}: `{r['command']}`" for r in rows)]
     return "\n".join(lines) + "\n"
 
@@ -56,15 +68,17 @@ def markdown(rows: list[dict], machine: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--spread", action="store_true", help="rows are seeds of one recipe: show their spread")
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR, in order")
     args = parser.parse_args()
     rows = [row(label, Path(run)) for label, run in (item.split("=", 1) for item in args.runs)]
     machine = json.loads((Path(rows[0]["run"]) / "metrics.json").read_text())["machine"]
     described = f"{machine['cpu']}, {machine['cores']} cores" + (", GPU" if machine.get("gpus") else ", no GPU")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ablation.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-    (args.out / "ablation.md").write_text(markdown(rows, described))
-    print(markdown(rows, described), end="")
+    name = "seeds" if args.spread else "ablation"
+    (args.out / f"{name}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown(rows, described, args.spread))
+    print(markdown(rows, described, args.spread), end="")
 
 
 if __name__ == "__main__":
