@@ -34,7 +34,8 @@ def test_shipped_model_is_small_and_matches_its_manifest():
         body = (DEFAULT_MODEL_DIR / entry["file"]).read_bytes()
         assert len(body) == entry["bytes"] and hashlib.sha256(body).hexdigest() == entry["sha256"]
     training = manifest["source"]["training"]
-    assert training["command"].startswith("fmnist train --arch edge-n8") and training["seed"] == 0
+    assert training["command"].startswith("fmnist train --arch edge-n8 --epochs 60 --erase 0.5 --ema 0.999")
+    assert training["seed"] in (0, 1, 2)  # benchmarks/ship.sh: the best of three seeds on validation
     assert (
         manifest["command"].startswith("fmnist export") and "--out fmnist/runtime/default_model" in manifest["command"]
     )
