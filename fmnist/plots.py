@@ -143,8 +143,9 @@ def comparison(compared: list[tuple[str, list]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(keys) + 1.8))
     for i, (name, changes) in enumerate(compared):
         y = np.array([keys.index(c.key) for c in changes]) + i * 0.8 / len(compared)
-        low = [c.ratio - c.low if c.low is not None else 0 for c in changes]
-        high = [c.high - c.ratio if c.high is not None else 0 for c in changes]
+        # a percentile interval of tied samples' medians may stop just short of the ratio itself
+        low = [max(c.ratio - c.low, 0) if c.low is not None else 0 for c in changes]
+        high = [max(c.high - c.ratio, 0) if c.high is not None else 0 for c in changes]
         ax.errorbar([c.ratio for c in changes], y, xerr=[low, high], fmt="o", capsize=3, color=f"C{i}", label=name)
     ax.set_yticks(np.arange(len(keys)), ["/".join(map(str, key)) for key in keys], fontsize=8)
     ax.axvline(1, color="grey", linestyle="--")

@@ -82,3 +82,11 @@ def test_reports_from_other_machines_are_named_and_bad_files_refused(tmp_path):
     (tmp_path / "notes.json").write_text("{}")
     result = run_fmnist("bench", "compare", str(tmp_path / "x86.json"), str(tmp_path / "notes.json"))
     assert result.returncode == 2 and "notes.json: not an fmnist bench report" in result.stderr
+
+
+def test_the_plot_takes_a_ratio_just_outside_its_interval(tmp_path):
+    from fmnist import plots
+
+    edge = compare.Change(("edge", "tflite-int8", "runtime", 1), 19.8, 20.0, 1.0101, 1.006, 1.0099, {"1": 1.0})
+    plots.comparison([("after.json", [edge])], tmp_path / "compare.png")
+    assert (tmp_path / "compare.png").stat().st_size > 0

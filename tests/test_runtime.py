@@ -197,7 +197,9 @@ def test_models_outside_the_contract_are_refused(tmp_path):
 def test_photos_of_every_mode_read_like_the_dataset_image(real_data, tmp_path, kind):
     classifier = Classifier.load("onnx")
     images = real_data.x_test[:100]  # enough that one or two hard images do not decide it
-    pixels = np.stack([load_image(write_photo(image, kind, tmp_path, str(i), seed=i)) for i, image in enumerate(images)])
+    pixels = np.stack(
+        [load_image(write_photo(image, kind, tmp_path, str(i), seed=i)) for i, image in enumerate(images)]
+    )
     assert pixels.shape == (100, 28, 28) and pixels.dtype == np.uint8
     difference = np.abs(pixels.astype(int) - images).mean(axis=(1, 2))
     assert np.median(difference) < 25  # bright garment on black, in the same place and size
