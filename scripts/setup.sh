@@ -7,8 +7,15 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[${FMNIST_EXTRAS:-all}]"
+quietly() {  # pip's notes and warnings are printed only when it fails
+    local output
+    if ! output=$("$@" 2>&1); then
+        echo "$output" >&2
+        return 1
+    fi
+}
+quietly .venv/bin/python -m pip install --upgrade pip
+quietly .venv/bin/python -m pip install -e ".[${FMNIST_EXTRAS:-all}]"
 
 if ! .venv/bin/fmnist data >/dev/null 2>&1; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
