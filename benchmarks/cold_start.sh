@@ -2,7 +2,8 @@
 # Reproduce benchmarks/results/runtime/: in a runtime-only install (fmnist[tflite] in
 # .venv-runtime: numpy, Pillow, LiteRT, no TensorFlow), the wall time and peak memory of
 # `fmnist predict` as fresh processes, each paired with a bare `python -c "import numpy,
-# PIL.Image"`: on examples/shirt.jpg (cold-start.json), and on a 108-megapixel JPEG, what a
+# PIL.Image"`: on examples/shirt.jpg (cold-start.json), the same through the Python API
+# without the command line (cold-start-library.json), and on a 108-megapixel JPEG, what a
 # current phone takes (large-photo.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 mkdir -p benchmarks/results/runtime
 .venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start.json \
     -- .venv-runtime/bin/fmnist predict examples/shirt.jpg
+.venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start-library.json \
+    -- .venv-runtime/bin/python -c \
+    "from fmnist.runtime import Classifier, load_image; Classifier.load().predict(load_image('examples/shirt.jpg'))"
 photo=$(mktemp -d)/phone-108mp.jpg
 .venv-runtime/bin/python -c "
 from PIL import Image
