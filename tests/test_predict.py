@@ -129,6 +129,15 @@ def test_evaluate_writes_json_and_plot(tmp_path):
 
 
 @needs_data
+def test_evaluate_table_fits_an_80_column_terminal():
+    result = run_fmnist("evaluate", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith((" class", " 0 T-shirt", " 9 Ankle"))]
+    assert len(rows) == 3 and all(len(line) <= 80 for line in rows), rows
+    assert "…" not in result.stdout  # no figure or heading cut short
+
+
+@needs_data
 @pytest.mark.parametrize(
     "command",
     [
@@ -168,7 +177,10 @@ def runtime_venv(tmp_path_factory):
         ["bash", "-c", script], check=False, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "Shirt" in result.stdout and "92." in result.stdout  # the example photo, then evaluate's accuracy
+    manifest = json.loads((ROOT / "fmnist" / "runtime" / "default_model" / "manifest.json").read_text())
+    accuracy = manifest["artifacts"]["tflite-int8"]["verified"]["accuracy"]
+    assert "Shirt" in result.stdout  # the example photo
+    assert f": {accuracy:.2%} on 10,000 test images (manifest: {accuracy:.2%})" in result.stdout  # evaluate
     bench = json.loads((home / "fmnist-bench" / "bench.json").read_text())
     assert {row["artifact"] for row in bench["rows"]} == {"default/tflite-int8"}
     return home / ".venvs" / "fmnist"

@@ -100,14 +100,14 @@ def evaluation(result: dict) -> None:
         padding=0,
     )
     table.add_column("class", no_wrap=True)
-    for score in ("precision", "recall", "F1"):
+    for score in ("prec.", "recall", "F1"):  # short enough for the whole table to fit 80 columns
         table.add_column(score, justify="right", no_wrap=True)
     for j in range(len(CLASS_NAMES)):
-        table.add_column(str(j), justify="right", min_width=5, no_wrap=True)
+        table.add_column(str(j), justify="right", min_width=3, no_wrap=True)
     for i, (name, matrix_row) in enumerate(zip(CLASS_NAMES, result["confusion_matrix"], strict=True)):
         cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "·") for j, n in enumerate(matrix_row)]
         scores = result["per_class"][name]
-        table.add_row(f"{i} {name}", *(f" {scores[k]:.1%}" for k in ("precision", "recall", "f1")), *cells)
+        table.add_row(f"{i} {name}", *(f"{scores[k]:.1%}" for k in ("precision", "recall", "f1")), *cells)
     out.print(table)
     confused = "; ".join(f"{c['true']} taken for {c['predicted']} {c['images']}×" for c in result["most_confused"])
     out.print(f"macro F1 {result['macro_f1']:.2%}; most confused: {confused}", highlight=False)
