@@ -36,6 +36,7 @@ CLASS_NAMES = (
 )
 NUM_CLASSES = len(CLASS_NAMES)
 METADATA_KEY = "fmnist"
+GOLDEN_FILE = "golden.npz"  # beside the artifacts: test images and what each computed at export
 
 
 def metadata(source_sha256: str, precision: str) -> dict:

@@ -158,3 +158,12 @@ def find(family: str, precision: str) -> Format | None:
 def installed(family: str) -> bool:
     """Whether a runtime for this family can be imported here."""
     return any(importlib.util.find_spec(module) for module in RUNTIMES[family].modules)
+
+
+def not_installed(path: Path) -> str | None:
+    """Why no installed runtime can run the model file `path` (with the pip command), or None."""
+    family = family_of(path)
+    if installed(family):
+        return None
+    runtime = RUNTIMES[family]
+    return f"{runtime.name} is not installed (pip install 'fmnist[{runtime.extra}]')"

@@ -24,9 +24,8 @@ class Group:
     def runnable(self) -> Group:
         """This group without the artifacts no installed runtime can run (they go to `skipped`)."""
         for label, path in list(self.artifacts.items()):
-            runtime = formats.RUNTIMES[formats.family_of(path)]
-            if not formats.installed(formats.family_of(path)):
-                self.skipped[label] = f"{runtime.name} is not installed (pip install 'fmnist[{runtime.extra}]')"
+            if why := formats.not_installed(path):
+                self.skipped[label] = why
                 del self.artifacts[label]
         return self
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import data
+from fmnist import contract, data
 from fmnist.files import atomic_path, sha256_file
 from fmnist.formats import Format
 
-FILE = "golden.npz"
+FILE = contract.GOLDEN_FILE
 PER_CLASS = 3
 SEED = 0
 

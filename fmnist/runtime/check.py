@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import formats
+from fmnist import contract, formats
 from fmnist.errors import FmnistError
 from fmnist.files import sha256_file
 from fmnist.runtime.classifier import Classifier
 
-FILE = "golden.npz"
+FILE = contract.GOLDEN_FILE
 
 
 @dataclass
@@ -82,9 +82,8 @@ def _check_one(folder: Path, name: str, golden: np.lib.npyio.NpzFile) -> Outcome
         outcome.problem = "its file is missing"
     elif sha256_file(path) != str(golden[f"{name}.sha256"]):
         outcome.problem = "its file is not the one the golden values were computed for"
-    elif not formats.installed(formats.family_of(path)):
-        runtime = formats.RUNTIMES[formats.family_of(path)]
-        outcome.skipped = f"{runtime.name} is not installed (pip install 'fmnist[{runtime.extra}]')"
+    else:
+        outcome.skipped = formats.not_installed(path)
     if outcome.problem or outcome.skipped:
         return outcome
     classifier = Classifier(path)

@@ -17,6 +17,7 @@ def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> 
     seconds = time.perf_counter() - started
     matrix = confusion_matrix(labels, predicted)
     verified = classifier.manifest.get("verified", {})
+    scores = per_class_scores(matrix)
     return {
         "model": str(classifier.path),
         "runtime": classifier.runtime,
@@ -25,8 +26,8 @@ def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> 
         "accuracy": float((predicted == labels).mean()),
         "manifest_accuracy": verified.get("accuracy"),
         "per_class_accuracy": per_class_accuracy(matrix),
-        "per_class": per_class_scores(matrix),
-        "macro_f1": float(sum(s["f1"] for s in per_class_scores(matrix).values()) / len(matrix)),
+        "per_class": scores,
+        "macro_f1": float(sum(s["f1"] for s in scores.values()) / len(matrix)),
         "most_confused": most_confused(matrix),
         "confusion_matrix": matrix.tolist(),
         "seconds": round(seconds, 3),
