@@ -167,6 +167,7 @@ def test_the_frontier_script_trains_exports_measures_and_marks_the_front(tmp_pat
         "FRONTIER_VARIANTS": "edge edge-gap",
         "FRONTIER_RUNS": str(tmp_path / "runs"),
         "FRONTIER_OUT": str(tmp_path / "out"),
+        "FRONTIER_EXPORT_ARGS": "--max-accuracy-drop 1",  # a one-epoch model's int8 gap is noise
     }
     script = ROOT / "benchmarks" / "frontier.sh"
     result = subprocess.run(
