@@ -40,6 +40,8 @@ def _check_rows(rows: list[dict], batches: list[str]) -> None:
         assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], row["artifact"]
         assert 0 <= row["accuracy"] <= 1 and 0 <= row["agreement"] <= 1
         assert list(row["throughput"]) == batches and all(v > 0 for v in row["throughput"].values())
+        if "1" in batches:  # one image per call is the latency's median call
+            assert row["throughput"]["1"] == round(1e6 / lat["p50"], 1), row["artifact"]
         assert row["bytes"] > 0
 
 
