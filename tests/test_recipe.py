@@ -46,6 +46,23 @@ def test_distillation_loss_mixes_labels_and_softened_teacher():
     assert distill.accuracy(both, student).numpy().tolist() == [1.0, 0.0]
 
 
+def test_the_teacher_sees_each_batch_as_the_student_does(real_data):
+    import tensorflow as tf
+
+    from fmnist.train import pipeline
+
+    def teacher(images):  # each "logit" is the image's pixel sum, which erasing changes
+        return tf.tile(tf.reduce_sum(tf.cast(images, tf.float32), axis=[1, 2, 3])[:, None], [1, 10])
+
+    x, y = real_data.x_test[:256], real_data.y_test[:256]
+    batches = pipeline.dataset(x, y, 64, shuffle=True, augment=True, erase=1.0, teacher=teacher)
+    for images, targets in batches:
+        images, targets = images.numpy(), targets.numpy()
+        assert targets.shape == (64, 20) and np.all(targets[:, :10].sum(1) == 1)  # one-hot labels, then the teacher
+        assert np.array_equal(targets[:, 10], images.reshape(64, -1).sum(1))  # on the augmented images
+    assert not np.isin(targets[:, 10], x.reshape(256, -1).sum(1)).all()  # which are not the originals
+
+
 @pytest.mark.slow
 def test_the_moving_average_is_what_is_validated_and_saved(real_data, tmp_path):
     import keras

@@ -1,10 +1,10 @@
 """Knowledge distillation from trained runs: soft targets, and the loss that mixes them in.
 
-The teachers' logits are computed once, on the training images as they are (not on each
-augmented copy), averaged over the teachers, and ride along with the one-hot labels: the
-targets are ``[labels (10) | teacher logits (10)]``. A teacher in the training graph would
-see each augmented view, at the price of its forward pass on every step; precomputed, it
-costs one pass over the training set.
+The teachers see each batch as the student does, after augmentation: the input pipeline
+appends their averaged logits to the one-hot labels, so the targets are
+``[labels (10) | teacher logits (10)]`` (a teacher that saw only the unaugmented images
+would answer for a picture the student never got). Their forward pass runs in tf.data,
+beside the training step.
 """
 
 from __future__ import annotations
@@ -15,24 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from fmnist import contract
 from fmnist.errors import FmnistError
 
 
-def teacher_logits(teachers: Sequence[str], images: np.ndarray) -> np.ndarray:
-    """float32 [N, 10]: the mean logits of each teacher run's model.keras on uint8 `images`."""
-    logits = []
-    for run in map(Path, teachers):
+def teachers(runs: Sequence[str]) -> Callable[[Any], Any]:
+    """The mean logits of each run's model.keras, as a function of a uint8 image batch."""
+    models = []
+    for run in map(Path, runs):
         path = run / "model.keras"
         if not path.is_file():
             raise FmnistError(f"--teacher {run}: no model.keras; is it a finished `fmnist train` run?")
         model = keras.models.load_model(path, compile=False, safe_mode=True)
         if tuple(model.outputs[0].shape)[1:] != (contract.NUM_CLASSES,):
             raise FmnistError(f"--teacher {run}: its model does not return {contract.NUM_CLASSES} logits")
-        logits.append(model.predict(images[..., None], batch_size=1024, verbose=0))
-    return np.mean(logits, axis=0).astype(np.float32)
+        models.append(model)
+    return lambda images: keras.ops.mean(keras.ops.stack([m(images, training=False) for m in models]), axis=0)
 
 
 def records(teachers: Sequence[str]) -> list[dict]:

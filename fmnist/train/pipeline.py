@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 from keras import layers
@@ -27,12 +29,6 @@ class Augment:
         return tf.cast(x, tf.uint8), targets
 
 
-def targets(y: np.ndarray, teacher_logits: np.ndarray | None = None) -> np.ndarray:
-    """float32 one-hot labels [N, 10], followed by the teachers' logits [N, 10] when given."""
-    one_hot = np.eye(NUM_CLASSES, dtype=np.float32)[y]
-    return one_hot if teacher_logits is None else np.concatenate([one_hot, teacher_logits], axis=1)
-
-
 def dataset(
     x: np.ndarray,
     y: np.ndarray,
@@ -42,14 +38,16 @@ def dataset(
     augment: bool = False,
     erase: float = 0.0,
     seed: int = 0,
+    teacher: Callable[[tf.Tensor], tf.Tensor] | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 pixels [B,28,28,1], float32 targets [B,...]) from arrays; `y` holds
-    labels, or targets already made by `targets`."""
-    y = targets(y) if y.ndim == 1 else y
-    ds = tf.data.Dataset.from_tensor_slices((x[..., None], y)).cache()
+    """Batches of (uint8 pixels [B,28,28,1], float32 targets [B,10]) from image and label
+    arrays; with a `teacher`, its logits on each batch as augmented follow the labels [B,20]."""
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None], np.eye(NUM_CLASSES, dtype=np.float32)[y])).cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
         ds = ds.map(Augment(seed, erase), num_parallel_calls=tf.data.AUTOTUNE)
+    if teacher:
+        ds = ds.map(lambda images, labels: (images, tf.concat([labels, teacher(images)], axis=1)))
     return ds.prefetch(tf.data.AUTOTUNE)

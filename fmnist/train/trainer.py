@@ -137,15 +137,15 @@ def train(
         subset = data.stratified_subset(y, config.limit, config.seed)
         x, y = x[subset], y[subset]
     keep, held_out = data.stratified_split(y, config.val_fraction, config.seed)
-    teacher = distill.teacher_logits(config.teachers, x[keep]) if config.teachers else None
     train_ds = pipeline.dataset(
         x[keep],
-        pipeline.targets(y[keep], teacher),
+        y[keep],
         config.batch_size,
         shuffle=True,
         augment=config.augment,
         erase=config.erase,
         seed=config.seed,
+        teacher=distill.teachers(config.teachers) if config.teachers else None,
     )
     val_ds = pipeline.dataset(x[held_out], y[held_out], 1024)
     steps = len(train_ds)
