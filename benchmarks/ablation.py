@@ -1,7 +1,8 @@
-"""The training recipe's ablation: one row per change, each added to the one before; or,
-with --spread, one row per seed of one recipe and their spread.
+"""The training recipe's ablation: one row per change, each added to the one before (with
+--from-first, each made alone to the first row's recipe); or, with --spread, one row per
+seed of one recipe and their spread.
 
-Usage: python benchmarks/ablation.py --out DIR [--spread] "LABEL=RUN_DIR" ...
+Usage: python benchmarks/ablation.py --out DIR [--spread | --from-first] "LABEL=RUN_DIR" ...
 
 Each RUN_DIR is a finished run exported to int8 TFLite (RUN_DIR/export/manifest.json): its
 row holds the float test accuracy, the int8 test accuracy verified at export, the epochs,
@@ -34,14 +35,15 @@ def row(label: str, run: Path) -> dict:
     }
 
 
-def markdown(rows: list[dict], machine: str, spread: bool = False) -> str:
+def markdown(rows: list[dict], machine: str, spread: bool = False, from_first: bool = False) -> str:
     if spread:
         title, scope = "One recipe, three seeds", f"`{rows[0]['arch']}`, full training set; {machine}."
     else:
         title = "The training recipe, one change at a time"
-        scope = (
-            f"`{rows[0]['arch']}`, seed {rows[0]['seed']}, full training set; {machine}. "
-            "Each row adds its change to the row above."
+        scope = f"`{rows[0]['arch']}`, seed {rows[0]['seed']}, full training set; {machine}. " + (
+            "Each row makes its change alone to the first row."
+            if from_first
+            else "Each row adds its change to the row above."
         )
     lines = [
         f"# {title}",
@@ -64,7 +66,8 @@ def markdown(rows: list[dict], machine: str, spread: bool = False) -> str:
         if not spread:
             cells.append("–" if previous is None else f"{100 * (r['int8_accuracy'] - previous):+.2f} pp")
         lines.append("| " + " | ".join(cells) + " |")
-        previous = r["int8_accuracy"]
+        if previous is None or not from_first:
+            previous = r["int8_accuracy"]
     if spread:
         int8 = [r["int8_accuracy"] for r in rows]
         best = max(rows, key=lambda r: r["val_accuracy"])["change"]
@@ -81,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--spread", action="store_true", help="rows are seeds of one recipe: show their spread")
+    parser.add_argument("--from-first", action="store_true", help="each row changes the first row's recipe alone")
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR, in order")
     args = parser.parse_args()
     rows = [row(label, Path(run)) for label, run in (item.split("=", 1) for item in args.runs)]
@@ -89,8 +93,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     name = "seeds" if args.spread else "ablation"
     (args.out / f"{name}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-    (args.out / f"{name}.md").write_text(markdown(rows, described, args.spread))
-    print(markdown(rows, described, args.spread), end="")
+    text = markdown(rows, described, args.spread, args.from_first)
+    (args.out / f"{name}.md").write_text(text)
+    print(text, end="")
 
 
 if __name__ == "__main__":

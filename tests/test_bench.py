@@ -190,6 +190,31 @@ def test_the_frontier_script_trains_exports_measures_and_marks_the_front(tmp_pat
     assert "| default | edge-n8 |" in (tmp_path / "out" / "frontier.md").read_text()  # the shipped arch
 
 
+@pytest.mark.parametrize(
+    "mode, deltas", [([], ["–", "+1.00 pp", "-2.00 pp"]), (["--from-first"], ["–", "+1.00 pp", "-1.00 pp"])]
+)
+def test_the_ablation_measures_each_change_against_the_row_it_changes(tmp_path, mode, deltas):
+    runs = []
+    for name, int8 in (("base", 0.92), ("longer", 0.93), ("taught", 0.91)):
+        run = tmp_path / name
+        (run / "export").mkdir(parents=True)
+        metrics = {"arch": "edge-n8", "seed": 1, "epochs": 60, "train_seconds": 900, "val_accuracy": 0.93,
+                   "test_accuracy": int8, "command": f"fmnist train --name {name}",
+                   "machine": {"cpu": "AMD EPYC", "cores": 2}}  # fmt: skip
+        (run / "metrics.json").write_text(json.dumps(metrics))
+        verified = {"artifacts": {"tflite-int8": {"verified": {"accuracy": int8}}}}
+        (run / "export" / "manifest.json").write_text(json.dumps(verified))
+        runs.append(f"{name}={run}")
+    script = ROOT / "benchmarks" / "ablation.py"
+    result = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "out"), *mode, *runs],
+                            check=True, capture_output=True, text=True)  # fmt: skip
+    rows = [
+        line.split(" | ") for line in result.stdout.splitlines() if line.startswith(("| base", "| longer", "| taught"))
+    ]
+    assert [row[-1].rstrip(" |") for row in rows] == deltas
+    assert (tmp_path / "out" / "ablation.md").read_text() == result.stdout
+
+
 def test_the_pareto_front_keeps_what_nothing_beats():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from frontier import pareto
