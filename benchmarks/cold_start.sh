@@ -3,8 +3,9 @@
 # .venv-runtime: numpy, Pillow, LiteRT, no TensorFlow), the wall time and peak memory of
 # `fmnist predict` as fresh processes, each paired with a bare `python -c "import numpy,
 # PIL.Image"`: on examples/shirt.jpg (cold-start.json), the same through the Python API
-# without the command line (cold-start-library.json), and on a 108-megapixel JPEG, what a
-# current phone takes (large-photo.json).
+# without the command line (cold-start-library.json), the command line's own libraries alone
+# (typer and rich's console and table: cold-start-cli-libraries.json), and on a 108-megapixel
+# JPEG, what a current phone takes (large-photo.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv-runtime/bin/python ] || python3 -m venv .venv-runtime
@@ -16,6 +17,8 @@ mkdir -p benchmarks/results/runtime
 .venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start-library.json \
     -- .venv-runtime/bin/python -c \
     "from fmnist.runtime import Classifier, load_image; Classifier.load().predict(load_image('examples/shirt.jpg'))"
+.venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start-cli-libraries.json \
+    -- .venv-runtime/bin/python -c "import numpy, PIL.Image, typer, rich.console, rich.table"
 photo=$(mktemp -d)/phone-108mp.jpg
 .venv-runtime/bin/python -c "
 from PIL import Image
