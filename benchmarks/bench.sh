@@ -6,9 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-shipped=$(.venv/bin/python -c '
-import json, pathlib
-print(pathlib.Path(json.load(open("fmnist/runtime/default_model/manifest.json"))["source"]["path"]).parent)')
+shipped=$(.venv/bin/python benchmarks/shipped_run.py)
 for run in runs/cnn runs/mlp; do
     [ -f "$run/export/manifest.json" ] || .venv/bin/fmnist export "$run"
 done

@@ -8,9 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 out=benchmarks/results/export/lean
-run=$(.venv/bin/python -c '
-import json, pathlib
-print(pathlib.Path(json.load(open("fmnist/runtime/default_model/manifest.json"))["source"]["path"]).parent)')
+run=$(.venv/bin/python benchmarks/shipped_run.py)
 before=$(mktemp -d)
 git worktree add --detach "$before/code" 49e252c >/dev/null 2>&1
 trap 'git worktree remove --force "$before/code"; rm -rf "$before"' EXIT
