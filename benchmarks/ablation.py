@@ -59,15 +59,15 @@ def markdown(rows: list[dict], machine: str, spread: bool = False, from_first: b
         + " |",
         "|---|" + "---:|" * (5 if spread else 6),
     ]
-    previous = None
+    against = None  # the int8 accuracy a row's change is measured against
     for r in rows:
         cells = [r["change"], str(r["epochs"]), f"{r['train_seconds'] / 60:.1f} min"]
         cells += [f"{r[key]:.2%}" for key in ("val_accuracy", "float_accuracy", "int8_accuracy")]
         if not spread:
-            cells.append("–" if previous is None else f"{100 * (r['int8_accuracy'] - previous):+.2f} pp")
+            cells.append("–" if against is None else f"{100 * (r['int8_accuracy'] - against):+.2f} pp")
         lines.append("| " + " | ".join(cells) + " |")
-        if previous is None or not from_first:
-            previous = r["int8_accuracy"]
+        if against is None or not from_first:
+            against = r["int8_accuracy"]
     if spread:
         int8 = [r["int8_accuracy"] for r in rows]
         best = max(rows, key=lambda r: r["val_accuracy"])["change"]
