@@ -4,8 +4,10 @@
 # 100 epochs, distillation from `wide` as benchmarks/recipe.sh trains it (label smoothing 0.1),
 # distillation from a `wide` trained without label smoothing, and less regularisation (no random
 # erasing, with and without label smoothing), since the model fits its augmented training images
-# no better than its validation images. Each run is exported to int8 TFLite and
-# benchmarks/ablation.py --from-first tabulates float and int8 test accuracy.
+# no better than its validation images, and two architectures whose first block strides 2
+# instead of being pooled (edge-s2, also with seeds 0 and 2, and edge-s2w24). Each run is exported
+# to int8 TFLite and benchmarks/ablation.py tabulates float and int8 test accuracy; one bench run
+# times the two architectures beside the shipped model.
 # Finished runs are kept: rerunning skips them.
 # Environment: SHIP_RUNS (default runs/ship), RECIPE_RUNS (default runs/recipe).
 set -euo pipefail
@@ -24,6 +26,8 @@ runs=(
     "distillation from wide, trained without label smoothing=n8-kd0-seed1=--epochs 60 --teacher $teachers/wide-ls0"
     "no random erasing=n8-e0-seed1=--epochs 60 --erase 0"
     "no random erasing, no label smoothing=n8-e0-ls0-seed1=--epochs 60 --erase 0 --label-smoothing 0"
+    "a stride-2 first block, 16/32/112 channels (edge-s2)=s2-seed1=--epochs 60 --arch edge-s2"
+    "a stride-2 first block, 24/32/96 channels (edge-s2w24)=s2w24-seed1=--epochs 60 --arch edge-s2w24"
 )
 labelled=()
 for entry in "${runs[@]}"; do
@@ -34,3 +38,15 @@ for entry in "${runs[@]}"; do
     labelled+=("$label=$ship/$name")
 done
 .venv/bin/python benchmarks/ablation.py --from-first --out benchmarks/results/frontier/from-ship "${labelled[@]}"
+# edge-s2's three seeds, as benchmarks/ship.sh trains edge-n8's
+seeds=()
+for seed in 0 1 2; do
+    $fmnist train --arch edge-s2 --epochs 60 --erase 0.5 --ema 0.999 --seed "$seed" --name "s2-seed$seed" \
+        --runs-dir "$ship" >/dev/null
+    [ -f "$ship/s2-seed$seed/export/manifest.json" ] || $fmnist export "$ship/s2-seed$seed" --format tflite-int8 >/dev/null
+    seeds+=("seed $seed=$ship/s2-seed$seed")
+done
+.venv/bin/python benchmarks/ablation.py --spread --out benchmarks/results/frontier/from-ship/edge-s2 "${seeds[@]}"
+# the architectures' int8 latency against the shipped model's, in one bench run
+$fmnist bench fmnist/runtime/default_model "$ship"/s2-seed1 "$ship"/s2w24-seed1 \
+    --threads 1 --batch 1 --cold-starts 0 --no-keras --out benchmarks/results/frontier/from-ship/bench >/dev/null

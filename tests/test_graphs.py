@@ -62,7 +62,7 @@ def test_tflite_is_the_convolutions_and_the_dense_layer(exported, file, allowed)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+@pytest.mark.parametrize("arch", ["cnn", "mlp", "edge-s2"])
 def test_every_architecture_exports_lean(arch, real_data, tmp_path):
     from fmnist import contract
     from fmnist.export import convert_onnx, convert_tflite

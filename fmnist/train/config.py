@@ -20,6 +20,8 @@ class Arch(str, Enum):
     edge_deep = "edge-deep"
     edge_gap = "edge-gap"
     edge_sep = "edge-sep"
+    edge_s2 = "edge-s2"  # a stride-2 first block instead of a pooled one
+    edge_s2w24 = "edge-s2w24"
     wide = "wide"  # a larger member of the family, to teach the others
     cnn = "cnn"  # the seed articles' Conv32-Pool-Conv64-Pool-Dense128 baseline
     mlp = "mlp"  # the seed articles' Flatten-Dense128 baseline

@@ -43,31 +43,44 @@ def cnn() -> keras.Model:
     return keras.Model(pixels, _logits(x), name="cnn")
 
 
-def _conv_bn_relu(x: keras.KerasTensor, channels: int, name: str, separable: bool = False) -> keras.KerasTensor:
+def _conv_bn_relu(
+    x: keras.KerasTensor, channels: int, name: str, separable: bool = False, strides: int = 1
+) -> keras.KerasTensor:
     if separable:  # depthwise 3×3 then pointwise 1×1, each folded with its batch norm
         x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_dw")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"{name}_dw_bn")(x)
         x = layers.ReLU(name=f"{name}_dw_relu")(x)
         x = layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_conv")(x)
     else:
-        x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        x = layers.Conv2D(channels, 3, strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # settles in few steps
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def _edge_family(
-    name: str, widths: tuple[int, int, int], *, extra: int = 0, head: str = "flatten", separable: bool = False
+    name: str,
+    widths: tuple[int, int, int],
+    *,
+    extra: int = 0,
+    head: str = "flatten",
+    separable: bool = False,
+    stride_stem: bool = False,
 ) -> keras.Model:
     """Three conv-BN-ReLU blocks at 28×28, 14×14 and 7×7 with max-pools between, `extra` more
-    blocks at 7×7, then a dense head on the flattened map (or on its global average).
+    blocks at 7×7, then a dense head on the flattened map (or on its global average). With
+    `stride_stem` the first block strides 2 instead of being pooled: it reads every pixel but
+    computes at 14×14 only, a quarter of the positions.
 
     Only ops that TFLite int8 and ONNX QDQ run natively: conv (or depthwise + pointwise), batch
     norm folded into it, ReLU, max-pool, dense. The first block stays a full convolution: a
     one-channel depthwise one would learn nothing a 3×3 kernel cannot.
     """
     pixels, x = _inputs()
-    x = _conv_bn_relu(x, widths[0], "block1")
-    x = layers.MaxPooling2D(name="pool1")(x)
+    if stride_stem:
+        x = _conv_bn_relu(x, widths[0], "block1", strides=2)
+    else:
+        x = _conv_bn_relu(x, widths[0], "block1")
+        x = layers.MaxPooling2D(name="pool1")(x)
     x = _conv_bn_relu(x, widths[1], "block2", separable)
     x = layers.MaxPooling2D(name="pool2")(x)
     for i in range(1 + extra):
@@ -96,6 +109,8 @@ BUILDERS = {  # one per config.Arch
     "edge-deep": lambda: _edge_family("edge-deep", (16, 32, 64), extra=1),  # a second block at 7×7
     "edge-gap": lambda: _edge_family("edge-gap", (16, 32, 128), head="gap"),  # global average, few parameters
     "edge-sep": lambda: _edge_family("edge-sep", (24, 64, 96), separable=True),  # separable, wider for the MACs
+    "edge-s2": lambda: _edge_family("edge-s2", (16, 32, 112), stride_stem=True),  # 0.9× edge-n8's latency
+    "edge-s2w24": lambda: _edge_family("edge-s2w24", (24, 32, 96), stride_stem=True),  # edge-n8's latency
     "wide": lambda: _edge_family("wide", (32, 64, 128), extra=1),  # a teacher for distillation
     "cnn": cnn,
     "mlp": mlp,
