@@ -18,32 +18,40 @@ teachers=${RECIPE_RUNS:-runs/recipe}
 fmnist=.venv/bin/fmnist
 $fmnist train --arch wide --erase 0.25 --name wide --runs-dir "$teachers" >/dev/null
 $fmnist train --arch wide --erase 0.25 --label-smoothing 0 --name wide-ls0 --runs-dir "$teachers" >/dev/null
-recipe=(--arch edge-n8 --erase 0.5 --ema 0.999 --seed 1)
+n8=(--arch edge-n8 --ema 0.999 --seed 1)  # the shipped recipe but for its erasing, epochs and arch
 runs=(
-    "the shipped recipe (seed 1, 60 epochs)=n8-seed1=--epochs 60"
-    "100 epochs instead of 60=n8-e100-seed1=--epochs 100"
-    "distillation from wide, trained with label smoothing 0.1 (weight 0.5, T 4)=n8-kd-seed1=--epochs 60 --teacher $teachers/wide"
-    "distillation from wide, trained without label smoothing=n8-kd0-seed1=--epochs 60 --teacher $teachers/wide-ls0"
+    "the shipped recipe (seed 1, 60 epochs)=n8-seed1=--epochs 60 --erase 0.5"
+    "100 epochs instead of 60=n8-e100-seed1=--epochs 100 --erase 0.5"
+    "distillation from wide, trained with label smoothing 0.1 (weight 0.5, T 4)=n8-kd-seed1=--epochs 60 --erase 0.5 --teacher $teachers/wide"
+    "distillation from wide, trained without label smoothing=n8-kd0-seed1=--epochs 60 --erase 0.5 --teacher $teachers/wide-ls0"
     "no random erasing=n8-e0-seed1=--epochs 60 --erase 0"
     "no random erasing, no label smoothing=n8-e0-ls0-seed1=--epochs 60 --erase 0 --label-smoothing 0"
-    "a stride-2 first block, 16/32/112 channels (edge-s2)=s2-seed1=--epochs 60 --arch edge-s2"
-    "a stride-2 first block, 24/32/96 channels (edge-s2w24)=s2w24-seed1=--epochs 60 --arch edge-s2w24"
 )
+s2=(--epochs 60 --erase 0.5 --ema 0.999)  # the shipped recipe on the stride-2 architectures
+train_and_export() {  # NAME [fmnist train options]: a finished run is kept, an exported one too
+    local name=$1
+    shift
+    $fmnist train "$@" --name "$name" --runs-dir "$ship" >/dev/null
+    [ -f "$ship/$name/export/manifest.json" ] || $fmnist export "$ship/$name" --format tflite-int8 >/dev/null
+}
 labelled=()
 for entry in "${runs[@]}"; do
     IFS== read -r label name flags <<< "$entry"
     read -ra flags <<< "$flags"
-    $fmnist train "${recipe[@]}" "${flags[@]}" --name "$name" --runs-dir "$ship" >/dev/null
-    [ -f "$ship/$name/export/manifest.json" ] || $fmnist export "$ship/$name" --format tflite-int8 >/dev/null
+    train_and_export "$name" "${n8[@]}" "${flags[@]}"
     labelled+=("$label=$ship/$name")
 done
+train_and_export s2-seed1 --arch edge-s2 "${s2[@]}" --seed 1
+train_and_export s2w24-seed1 --arch edge-s2w24 "${s2[@]}" --seed 1
+labelled+=(
+    "a stride-2 first block, 16/32/112 channels (edge-s2)=$ship/s2-seed1"
+    "a stride-2 first block, 24/32/96 channels (edge-s2w24)=$ship/s2w24-seed1"
+)
 .venv/bin/python benchmarks/ablation.py --from-first --out benchmarks/results/frontier/from-ship "${labelled[@]}"
 # edge-s2's three seeds, as benchmarks/ship.sh trains edge-n8's
 seeds=()
 for seed in 0 1 2; do
-    $fmnist train --arch edge-s2 --epochs 60 --erase 0.5 --ema 0.999 --seed "$seed" --name "s2-seed$seed" \
-        --runs-dir "$ship" >/dev/null
-    [ -f "$ship/s2-seed$seed/export/manifest.json" ] || $fmnist export "$ship/s2-seed$seed" --format tflite-int8 >/dev/null
+    train_and_export "s2-seed$seed" --arch edge-s2 "${s2[@]}" --seed "$seed"
     seeds+=("seed $seed=$ship/s2-seed$seed")
 done
 .venv/bin/python benchmarks/ablation.py --spread --out benchmarks/results/frontier/from-ship/edge-s2 "${seeds[@]}"
