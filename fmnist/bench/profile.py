@@ -1,7 +1,9 @@
 """`fmnist bench --profile`: where the time goes, operator by operator.
 
-ONNX files run under onnxruntime's own profiler (`enable_profiling`): each node's kernel time,
-the median over the calls, in execution order, per image of a batch of BATCH. Not batch 1:
+ONNX files run under onnxruntime's own profiler (`enable_profiling`): each node's kernel time
+in execution order, per image of a batch of BATCH, averaged over the middle half of the calls
+by their whole time (robust to a stray slow call, and over the same calls as the whole run's
+time, so the kernels never add up to more than the run). Not batch 1:
 the profiler adds a few µs to every kernel it times, which at batch 1 is as much as the small
 kernels take (their sum then exceeds the whole unprofiled call); at batch 64 the kernels add
 up to 90 % or more of the profiled run. LiteRT's Python API has no operator profiler
@@ -27,8 +29,8 @@ NO_TIMER = "LiteRT's Python API has no operator profiler: its operators' multipl
 
 
 def onnx_profile(path: Path, pixels: np.ndarray, calls: int = CALLS, batch: int = BATCH) -> dict:
-    """Median kernel time per image of every node of `path`, over `calls` calls of `batch`
-    images on one thread."""
+    """Kernel time per image of every node of `path`, and of the whole run, over the middle
+    half of `calls` calls of `batch` images on one thread."""
     import onnxruntime as ort
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,15 +53,15 @@ def onnx_profile(path: Path, pixels: np.ndarray, calls: int = CALLS, batch: int 
             kinds[node] = event["args"].get("op_name", "?")
         elif event.get("cat") == "Session" and event["name"] == "model_run":
             runs.append(event["dur"])
-    medians = {node: statistics.median(durations) / batch for node, durations in times.items()}
-    total = sum(medians.values()) or 1
+    by_time = sorted(range(len(runs)), key=runs.__getitem__)  # each node runs once per call, in call order
+    middle = by_time[len(runs) // 4 : len(runs) - len(runs) // 4]
+    kernel_us = {node: statistics.fmean(durations[i] for i in middle) / batch for node, durations in times.items()}
+    total = sum(kernel_us.values()) or 1
     return {
         "timed": True,
         "batch": batch,
-        "run_us": statistics.median(runs) / batch if runs else None,
-        "ops": [
-            {"node": node, "op": kinds[node], "us": medians[node], "share": medians[node] / total} for node in medians
-        ],
+        "run_us": statistics.fmean(runs[i] for i in middle) / batch,
+        "ops": [{"node": node, "op": kinds[node], "us": us, "share": us / total} for node, us in kernel_us.items()],
     }
 
 

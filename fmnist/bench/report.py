@@ -143,7 +143,8 @@ def profile_title(label: str, profile: dict) -> str:
     run = f" of the profiled run's {profile['run_us']:,.1f} µs" if profile.get("run_us") else ""
     total = sum(o["us"] for o in profile["ops"])
     return (
-        f"{label}: each operator's median kernel time per image at batch {profile['batch']}, one thread "
+        f"{label}: each operator's kernel time per image at batch {profile['batch']}, one thread, "
+        "the mean over the middle half of the calls "
         f"({total:,.1f} µs in all{run})"
     )
 
