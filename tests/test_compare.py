@@ -90,3 +90,45 @@ def test_the_plot_takes_a_ratio_just_outside_its_interval(tmp_path):
     edge = compare.Change(("edge", "tflite-int8", "runtime", 1), 19.8, 20.0, 1.0101, 1.006, 1.0099, {"1": 1.0})
     plots.comparison([("after.json", [edge])], tmp_path / "compare.png")
     assert (tmp_path / "compare.png").stat().st_size > 0
+
+
+def lognormal_pair(seed: int, size: int, sigma: float = 0.05) -> tuple[list[float], list[float]]:
+    """Two runs of the same 20 µs call: no change between them."""
+    rng = np.random.default_rng(seed)
+    return (20 * rng.lognormal(0, sigma, size)).tolist(), (20 * rng.lognormal(0, sigma, size)).tolist()
+
+
+def test_the_interval_is_as_wide_as_a_95_percent_interval_of_a_median_ratio():
+    """For lognormal samples the log of a median has a standard error of √(π/2)·σ/√n, so the
+    95 % interval of a ratio of two medians is 2 × 1.96 × √2 × that wide (0.0078 here); a 90 %
+    or 99.9 % interval would be 0.84× or 1.68× as wide. The mean of ten seeded widths is 0.0080."""
+    widths = [np.subtract(*compare.interval(*lognormal_pair(seed, 2000))[::-1]) for seed in range(10)]
+    expected = 2 * 1.96 * np.sqrt(2) * np.sqrt(np.pi / 2) * 0.05 / np.sqrt(2000)
+    assert np.mean(widths) == pytest.approx(expected, rel=0.08)
+
+
+def test_a_95_percent_interval_holds_the_truth_95_percent_of_the_time():
+    """300 seeded pairs with no change: the interval holds 1 in 96.3 % of them. Binomial noise
+    is ±1.3 points; a 90 % interval would hold it about 90 % of the time, a 99.9 % one always."""
+    held = [low <= 1 <= high for low, high in (compare.interval(*lognormal_pair(seed, 300)) for seed in range(300))]
+    assert 0.92 <= np.mean(held) <= 0.98
+
+
+def change(low: float, high: float) -> compare.Change:
+    return compare.Change(("edge", "onnx", "Classifier", 1), 20.0, 20 * (low + high) / 2, (low + high) / 2, low, high, {})
+
+
+@pytest.mark.parametrize(
+    "low, high, verdict, slower_than_5_percent",
+    [
+        (0.90, 0.99, "faster", False),
+        (0.99, 1.01, "same", False),
+        (1.01, 1.20, "slower", False),  # slower, but maybe by less than 5 %
+        (1.049, 1.20, "slower", False),  # the gate reads the interval's lower end
+        (1.051, 1.06, "slower", True),
+    ],
+)
+def test_the_regression_gate_fires_only_when_the_whole_interval_is_past_it(low, high, verdict, slower_than_5_percent):
+    found = change(low, high)
+    assert found.verdict == verdict
+    assert compare.regressions([found], 5) == ([found] if slower_than_5_percent else [])
