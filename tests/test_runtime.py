@@ -48,9 +48,26 @@ def test_shipped_model_scores_what_its_manifest_says(real_data, name):
 
     classifier = Classifier.load(name)
     result = evaluate(classifier, real_data.x_test, real_data.y_test)
-    assert result["images"] == 10_000
-    assert abs(result["accuracy"] - classifier.manifest["verified"]["accuracy"]) <= 0.0005
-    assert result["accuracy"] >= 0.925
+    counted = int((classifier.predict(real_data.x_test) == real_data.y_test).sum())
+    assert result["images"] == 10_000 and result["accuracy"] == counted / 10_000
+    assert result["accuracy"] == classifier.manifest["verified"]["accuracy"]  # the same runtime, the same images
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["tflite-int8", "onnx-int8"])
+def test_int8_answers_stay_within_a_few_output_steps_of_the_float_model(real_data, name):
+    """The float ONNX model, run by another runtime, is the independent truth for the int8 ones.
+    Measured on the 10,000 test images (one step is 0.045): |Δ logit| 0.93 steps on average, 3.3
+    at the 99th percentile, 13.2 at most; |Δ probability| 0.0015 on average, 0.080 at most; the
+    same label on 99.62 %. A wrong scale or zero point moves the logits by many steps."""
+    with np.load(DEFAULT_MODEL_DIR / "golden.npz") as golden:
+        step = float(golden[f"{name}.tolerance"])
+    quantised, truth = Classifier.load(name), Classifier.load("onnx")
+    delta = np.abs(quantised.logits(real_data.x_test) - truth.logits(real_data.x_test)) / step
+    assert delta.mean() <= 1.2 and np.percentile(delta, 99) <= 4.5 and delta.max() <= 16
+    proba = np.abs(quantised.predict_proba(real_data.x_test) - truth.predict_proba(real_data.x_test))
+    assert proba.mean() <= 0.002 and proba.max() <= 0.1
+    assert (quantised.predict(real_data.x_test) == truth.predict(real_data.x_test)).mean() >= 0.995
 
 
 def test_default_is_the_int8_tflite_with_class_names_from_the_file():
@@ -76,14 +93,6 @@ def test_predict_proba_top_k_agree(images, name):
     for shaped in (images[5], images[5:6], images[5:6, ..., None]):
         assert classifier.predict(shaped).tolist() == [labels[5]]
     assert classifier.predict(images[:0]).shape == (0,)
-
-
-@needs_data
-def test_formats_agree_with_each_other(real_data):
-    x = real_data.x_test[:2000]
-    onnx = Classifier.load("onnx").predict(x)
-    for name in ("tflite-int8", "onnx-int8"):
-        assert (Classifier.load(name).predict(x) == onnx).mean() >= 0.99
 
 
 @needs_data
