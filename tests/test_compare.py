@@ -115,7 +115,9 @@ def test_a_95_percent_interval_holds_the_truth_95_percent_of_the_time():
 
 
 def change(low: float, high: float) -> compare.Change:
-    return compare.Change(("edge", "onnx", "Classifier", 1), 20.0, 20 * (low + high) / 2, (low + high) / 2, low, high, {})
+    return compare.Change(
+        ("edge", "onnx", "Classifier", 1), 20.0, 20 * (low + high) / 2, (low + high) / 2, low, high, {}
+    )
 
 
 @pytest.mark.parametrize(

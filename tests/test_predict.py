@@ -34,8 +34,11 @@ def api_answers(pixels, model=None, k=3) -> list[list[dict]]:
     classifier = Classifier.load(model)
     indices, probs = classifier.top_k(pixels, k)
     return [
-        [{"class": classifier.class_names[c], "label": c, "probability": round(q, 6)} for c, q in zip(best, p)]
-        for best, p in zip(indices.tolist(), probs.tolist())
+        [
+            {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
+            for c, q in zip(best, p, strict=True)
+        ]
+        for best, p in zip(indices.tolist(), probs.tolist(), strict=True)
     ]
 
 
