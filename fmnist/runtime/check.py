@@ -19,6 +19,7 @@ from fmnist.files import sha256_file
 from fmnist.runtime.classifier import Classifier
 
 FILE = contract.GOLDEN_FILE
+ROUNDING = 1e-4  # relative: a logit one int8 step away, dequantised in float32, may miss the step by an ulp
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.problem is None and not self.changed and self.max_delta <= self.tolerance
+        return self.problem is None and not self.changed and self.max_delta <= self.tolerance * (1 + ROUNDING)
 
 
 def golden_folder(model: str | Path | None) -> tuple[Path, list[str] | None]:
