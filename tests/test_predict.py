@@ -200,7 +200,6 @@ def test_runtime_path_never_imports_tensorflow(photos, command):
     assert result.stdout.splitlines()[-1] == "[]"
 
 
-@pytest.mark.slow
 def readme_block(heading: str) -> list[str]:
     """The command lines of the first bash block under a README heading."""
     text = (ROOT / "README.md").read_text()
