@@ -194,6 +194,11 @@ def test_download_from_mirror(mirror, tmp_path):
         assert data.download(dest, url, progress) == dest
     assert sorted(p.name for p in dest.iterdir()) == sorted(p.stem + ".gz" for p in data.PARTS.values())
     assert data.load(dest).x_train.shape == (60000, 28, 28)
+    result = run_fmnist("data", "download", "--data-dir", str(tmp_path / "env"), env={"FMNIST_MIRROR": url})
+    assert result.returncode == 0, result.stderr  # the mirror named by the environment
+    assert data.load(tmp_path / "env").x_test.shape == (10000, 28, 28)
+    result = run_fmnist("data", "download", "--data-dir", str(tmp_path / "bad"), env={"FMNIST_MIRROR": "ftp://x/"})
+    assert result.returncode == 2 and "mirror 'ftp://x/' is not a URL" in result.stderr
 
 
 def test_download_rejects_corrupt_file_and_keeps_nothing(mirror, tmp_path, images, labels):

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -380,3 +381,36 @@ def test_check_allows_an_int8_logit_one_output_step_away_and_no_more(exported, t
             (line,) = [line for line in lines if line.startswith(f"FAIL {name} ")]
             assert "every label the same; largest |Δ logit|" in line
         assert result.stderr.strip() == f"check failed: 2 of 4 artifacts in {copy}"
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_the_calibration_method_given_sets_the_int8_ranges(exported, tiny_run, tmp_path, method):
+    result = run_fmnist(
+        "export", str(tiny_run[0]), "--format", "onnx-int8", "--calibration-method", method, "--out", str(tmp_path),
+        "--max-accuracy-drop", "0.05",  # another method may lose more on a two-epoch model; that is not tested here
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    entry = json.loads((tmp_path / "manifest.json").read_text())["artifacts"]["onnx-int8"]
+    assert entry["calibration"] == {"images": 512, "method": method, "seed": 0}
+    with np.load(tmp_path / "golden.npz") as mine, np.load(exported[0] / "golden.npz") as minmax:
+        assert mine["onnx-int8.tolerance"] != minmax["onnx-int8.tolerance"]  # the logits' range is another
+
+
+def test_export_with_no_model_takes_the_newest_run_and_the_opset_given(tiny_run, tmp_path):
+    import onnx
+
+    runs = tmp_path / "runs"
+    for name in ("older", "newer"):
+        shutil.copytree(tiny_run[0], runs / name)
+        time.sleep(0.01)  # copytree keeps the model's time: mark the order by writing it again
+        (runs / name / "model.keras").write_bytes((tiny_run[0] / "model.keras").read_bytes())
+    result = run_fmnist("export", "--runs-dir", str(runs), "--format", "onnx", "--opset", "17")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (runs / "older" / "export").exists()
+    manifest = json.loads((runs / "newer" / "export" / "manifest.json").read_text())
+    assert (
+        manifest["source"]["path"] == str(runs / "newer" / "model.keras")
+        and manifest["artifacts"]["onnx"]["opset"] == 17
+    )
+    model = onnx.load(str(runs / "newer" / "export" / "model.onnx"))
+    assert {o.domain or "ai.onnx": o.version for o in model.opset_import}["ai.onnx"] == 17

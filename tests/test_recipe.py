@@ -98,3 +98,23 @@ def test_a_student_learns_from_its_teacher(tiny_run, tmp_path):
     assert losses == sorted(losses, reverse=True) and losses[-1] < 0.8 * losses[0]  # the mixed loss goes down
     assert metrics["teachers"] == [{"run": str(teacher), "arch": "edge", "test_accuracy": taught["test_accuracy"]}]
     assert metrics["test_accuracy"] > 0.5
+
+
+@pytest.mark.slow
+def test_a_teacher_ensemble_answers_the_mean_of_its_members_logits(tiny_run, real_data, tmp_path):
+    import keras
+
+    from fmnist.train import distill
+
+    first = tiny_run[0]
+    second = tmp_path / "second"  # another teacher: the first with its weights scaled
+    second.mkdir()
+    model = keras.models.load_model(first / "model.keras")
+    members = [model, keras.models.clone_model(model)]
+    members[1].set_weights([w * 1.1 for w in model.get_weights()])
+    members[1].save(second / "model.keras")
+    images = real_data.x_test[:16, ..., None]
+    expected = np.mean([m(images, training=False) for m in members], axis=0)
+    np.testing.assert_allclose(np.asarray(distill.teachers([str(first), str(second)])(images)), expected, atol=1e-5)
+    assert not np.allclose(expected, members[0](images, training=False), atol=1e-2)  # the second one counts
+    assert [r["run"] for r in distill.records([str(first), str(second)])] == [str(first), str(second)]

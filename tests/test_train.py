@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,6 +129,22 @@ def test_finished_run_is_kept_and_a_different_one_refused(tiny_run, tmp_path):
     (unfinished / "config.json").write_text(json.dumps({"arch": "edge", "epochs": 7}))
     with pytest.raises(FmnistError, match="other settings .*epochs 7 → 2"):
         train(TrainConfig(epochs=2, limit=2000, batch_size=64), unfinished)
+
+
+def test_overwrite_trains_a_finished_run_again_with_its_new_settings(tiny_run, tmp_path):
+    from rich.console import Console
+
+    from fmnist.train.config import TrainConfig
+    from fmnist.train.trainer import train
+
+    run_dir = tmp_path / "again"
+    shutil.copytree(tiny_run[0], run_dir)
+    console = Console(record=True, width=200)
+    metrics = train(TrainConfig(epochs=1, limit=300, batch_size=50), run_dir, overwrite=True, console=console)
+    assert "already trained" not in console.export_text() and metrics["epochs"] == 1
+    assert json.loads((run_dir / "config.json").read_text())["epochs"] == 1
+    assert len(json.loads((run_dir / "history.json").read_text())) == 1
+    assert files_of(run_dir) == RUN_FILES
 
 
 def test_resume_after_a_crash_loses_no_epoch(real_data, tmp_path):
