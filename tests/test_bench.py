@@ -189,11 +189,16 @@ def test_the_frontier_script_trains_exports_measures_and_marks_the_front(tmp_pat
     rows = {row["model"]: row for row in frontier["rows"]}
     assert set(rows) == {"default", "edge", "edge-gap"}
     assert rows["edge-gap"]["params"] == 43_610 and rows["edge"]["macs"] == 1_950_592
-    assert all(row["p50_us"] > 0 and 0 <= row["int8_accuracy"] <= 1 for row in rows.values())
+    assert all(row["p50_us"] > 0 for row in rows.values())
+    bench = json.loads((tmp_path / "out" / "bench" / "bench.json").read_text())
+    measured = {r["artifact"].split("/")[0]: r["accuracy"] for r in bench["rows"] if r["call"] == "Classifier"}
+    for model, folder in (("default", ROOT / "fmnist/runtime/default_model"), ("edge", tmp_path / "runs/edge/export")):
+        manifest = json.loads((folder / "manifest.json").read_text())  # what export verified on the same images
+        verified = manifest["artifacts"]["tflite-int8"]["verified"]["accuracy"]
+        assert rows[model]["int8_accuracy"] == verified == measured[model], model
     fastest = min(rows.values(), key=lambda r: r["p50_us"])
     best = max(rows.values(), key=lambda r: r["int8_accuracy"])
     assert fastest["pareto"] and best["pareto"]  # the ends of the front
-    assert rows["default"]["int8_accuracy"] > 0.9 > rows["edge"]["int8_accuracy"]  # the shipped model, trained
     assert (tmp_path / "out" / "frontier.png").read_bytes()[:4] == b"\x89PNG"
     assert "| default | edge-n8 |" in (tmp_path / "out" / "frontier.md").read_text()  # the shipped arch
 

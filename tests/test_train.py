@@ -49,7 +49,8 @@ def test_tiny_run_writes_every_file(tiny_run):
         assert key in saved
     assert saved["arch"] == "edge" and saved["epochs"] == 2 and saved["seed"] == 0
     assert np.array(saved["confusion_matrix"]).sum() == 10000
-    assert 0.5 < saved["test_accuracy"] <= 1  # two epochs on 1,800 images: far above chance
+    # two epochs on 1,800 images: 76.9–78.0 % over six runs (threads vary the last digits): 2 points of room
+    assert saved["test_accuracy"] >= 0.75
     assert len(json.loads((run_dir / "history.json").read_text())) == 2
     for png in ("training_curves", "confusion_matrix", "predictions"):
         assert (run_dir / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -234,7 +235,7 @@ print(json.dumps({{"replicas": m["replicas"], "strategy": m["strategy"], "acc": 
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2 and out["strategy"] == "MirroredStrategy"
-    assert out["acc"] > 0.5
+    assert out["acc"] >= 0.74  # 76.2 and 76.4 % measured: the tiny run's recipe, split over two replicas
     assert (tmp_path / "m" / "model.keras").exists()
 
 
