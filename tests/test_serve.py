@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -160,22 +162,80 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server():
-    """A real `fmnist serve` process on a free port; stopped with SIGTERM."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fmnist", "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+def serve():
+    """Start real `fmnist serve` processes on free ports (extra options, extra environment); killed at the end."""
+    processes = []
+
+    def start(*options: str, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fmnist", "serve", "--port", str(port), *options],
+            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+        )  # fmt: skip
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        return url, process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stderr.close()
+
+
+@pytest.fixture
+def server(serve):
+    """A real `fmnist serve` process with the default options."""
+    return serve()
+
+
+def address(url: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname, parts.port
+
+
+def call(url: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> int:
+    """The status of one request (an error status too)."""
+    request = urllib.request.Request(url + path, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
+def exchange(url: str, request: bytes, timeout: float = 10) -> tuple[int | None, bytes]:
+    """Send `request` in one go, read until the server closes: (status or None, body)."""
+    answer = b""
+    with socket.create_connection(address(url), timeout=timeout) as s:
         try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url, process
-    if process.poll() is None:
-        process.kill()
+            s.sendall(request)
+            while chunk := s.recv(65536):
+                answer += chunk
+        except OSError:  # reset, broken pipe or timed out: keep what came
+            pass
+    return parse(answer)
+
+
+def parse(answer: bytes) -> tuple[int | None, bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return (int(head.split()[1]) if head.startswith(b"HTTP/1.1 ") else None), body
+
+
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"  # the headers still to end
+
+
+def post_head(length: str, *extra: str) -> bytes:
+    lines = ["POST /predict HTTP/1.1", "Host: 127.0.0.1", "Content-Type: image/jpeg", length, *extra]
+    return ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode()
 
 
 def test_a_real_server_answers_and_stops_cleanly_on_sigterm(server):
@@ -189,6 +249,78 @@ def test_a_real_server_answers_and_stops_cleanly_on_sigterm(server):
     assert len(lines) == 1 and lines[0].startswith(
         "serving model.int8.tflite (ai-edge-litert, int8) on http://127.0.0.1:"
     )
+
+
+def test_the_api_key_can_come_from_the_environment(serve):
+    url, _ = serve(env={"FMNIST_API_KEY": "s3cret"})
+    for path, data in (("/predict", SHIRT), ("/metrics", None)):
+        headers = {"Content-Type": "image/jpeg"}
+        assert call(url, path, data, headers) == 401, path
+        assert call(url, path, data, {**headers, "Authorization": "Bearer s3cret"}) == 200, path
+    assert call(url, "/healthz") == 200
+
+
+def test_max_bytes_refuses_a_longer_body_with_or_without_a_length(serve):
+    url, _ = serve("--max-bytes", "10000")
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in [b"x" * 6000] * 2) + b"0\r\n\r\n"
+    for request in (
+        post_head("Content-Length: 10001") + b"x" * 10001,
+        post_head("Transfer-Encoding: chunked") + chunked,
+    ):
+        status, body = exchange(url, request)
+        assert status == 413 and json.loads(body) == {"error": "the body is over the 10,000-byte limit"}
+    status, body = exchange(url, post_head(f"Content-Length: {len(SHIRT)}") + SHIRT)  # 8,743 bytes
+    assert status == 200 and json.loads(body)["results"][0]["class"] == "Shirt"
+
+
+def test_headers_over_16_kb_are_refused(server):
+    url, _ = server
+
+    def get(kb: int, end: bytes = b"\r\n") -> int | None:
+        padding = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(kb))
+        return exchange(url, HEALTH + padding + end, timeout=5)[0]
+
+    assert get(8) == 200
+    assert get(20) in (400, 431)
+    assert get(20, end=b"") == 400  # refused as soon as 16 KB are buffered, not kept waiting for the end
+
+
+def test_past_256_connections_a_request_gets_503(server):
+    url, _ = server
+    held = [socket.create_connection(address(url), timeout=10) for _ in range(256)]
+    try:
+        assert exchange(url, HEALTH + b"\r\n")[0] == 503
+    finally:
+        for s in held:
+            s.close()
+    for _ in range(100):  # the server sees the closes in its own time
+        if call(url, "/healthz") == 200:
+            break
+        time.sleep(0.05)
+    assert call(url, "/healthz") == 200
+
+
+def test_sigterm_lets_the_request_in_flight_finish(server):
+    url, process = server
+    with socket.create_connection(address(url), timeout=10) as s, s.makefile("rb") as answer:
+        s.sendall(post_head(f"Content-Length: {len(SHIRT)}", "Expect: 100-continue") + SHIRT[:4000])
+        assert answer.readline().startswith(b"HTTP/1.1 100 ") and answer.readline() == b"\r\n"  # the app reads it
+        process.send_signal(signal.SIGTERM)
+        for _ in range(100):  # new connections are refused once it stops listening
+            try:
+                socket.create_connection(address(url), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("still accepting connections after SIGTERM")
+        time.sleep(1)  # a slow client: the rest of the photo comes a second into the shutdown
+        s.sendall(SHIRT[4000:])
+        status, body = parse(answer.read())
+    assert status == 200 and json.loads(body)["results"][0]["class"] == "Shirt"
+    assert process.wait(timeout=20) == 0
+    lines = process.stderr.read().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("serving model.int8.tflite"), lines
 
 
 CHROMIUM = shutil.which("chromium")

@@ -40,6 +40,7 @@ def serve(
             import uvicorn
 
             from fmnist.serve import create_app
+            from fmnist.serve.app import MAX_HEADER_BYTES
         classifier = Classifier.load(model, threads)
         app = create_app(classifier, api_key=api_key, cors_origin=cors_origin, max_bytes=max_bytes)
     guard = "an API key is required" if api_key else "no API key"
@@ -53,5 +54,7 @@ def serve(
     uvicorn.run(
         app, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose,
         timeout_graceful_shutdown=10,  # SIGTERM: the requests in flight finish first
-        limit_concurrency=256, timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,  # header limit
+        limit_concurrency=256, timeout_keep_alive=5,
+        # header limit: h11 refuses a request head still arriving past it, the app (HeaderLimit) one that came whole
+        http="h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )  # fmt: skip

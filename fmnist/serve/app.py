@@ -3,8 +3,9 @@
 Every answer is JSON except the page and /metrics. A bad request gets a 4xx and
 ``{"error": ...}``, never a traceback; in a multipart request the good images are answered
 and each bad one carries its own error. Bodies over `max_bytes` are refused from their
-Content-Length, or as soon as a body sent without one grows past it. Decoding and inference
-run in a worker thread, so a slow client or a large photo never blocks the event loop.
+Content-Length, or as soon as a body sent without one grows past it; headers over
+`MAX_HEADER_BYTES` get 431. Decoding and inference run in a worker thread, so a slow client
+or a large photo never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from fmnist.runtime import inputs
 from fmnist.runtime.classifier import LOW_CONFIDENCE, Classifier
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024
 MAX_FILES = 64
 IMAGE_TYPES = ("image/", "application/octet-stream")
 
@@ -77,6 +79,19 @@ class Counted:
             await send(message)
 
         await self.app(scope, receive, counted)
+
+
+class HeaderLimit:
+    """ASGI middleware: 431 for a request whose headers add up to over `limit` bytes, whatever parsed them."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and sum(len(name) + len(value) + 4 for name, value in scope["headers"]) > self.limit:
+            refusal = JSONResponse({"error": f"the headers are over the {self.limit:,}-byte limit"}, status_code=431)
+            return await refusal(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 def _top_k(request: Request) -> int:
@@ -223,7 +238,10 @@ def create_app(
         Route("/metrics", exposition, methods=["GET"]),
         Route("/", index, methods=["GET"]),
     ]
-    middleware = [Middleware(Counted, metrics=metrics, paths={route.path for route in routes})]
+    middleware = [
+        Middleware(Counted, metrics=metrics, paths={route.path for route in routes}),
+        Middleware(HeaderLimit, limit=MAX_HEADER_BYTES),
+    ]
     if cors_origin:
         middleware.append(
             Middleware(
