@@ -21,10 +21,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from fmnist import machine
@@ -105,9 +105,9 @@ def main() -> None:
     try:
         for _ in range(300):
             try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
                 break
-            except httpx.HTTPError:
+            except OSError:
                 time.sleep(0.1)
         asyncio.run(load(port, 4, None, 200))  # warm-up: first calls, thread pool, allocator
         before = rss_mb(server.pid)
