@@ -129,3 +129,50 @@ def test_the_cold_start_child_reports_its_machine_and_peak_memory():
     assert cold_start._peak_mb(run) == 40.0
     assert cold_start._peak_mb(ProcessRun(0.2, 99.0, 0, "machine x86_64\npeak_kb \n", "")) == 99.0  # no /proc
     assert cold_start.measure("runtime", Path("unused.tflite"), 1, 0) is None  # --cold-starts 0
+
+
+class Ramp:
+    """A stand-in for `time` where each call takes a little longer than the last, so every
+    percentile and rounding shows; it records the first pixel of each batch it is given."""
+
+    def __init__(self, ns_per_image: int, ns_more_per_call: int):
+        self.ns, self.ns_per_image, self.more, self.seen = 0, ns_per_image, ns_more_per_call, []
+
+    def perf_counter_ns(self) -> int:
+        return self.ns
+
+    def perf_counter(self) -> float:
+        return self.ns / 1e9
+
+    def infer(self, batch: np.ndarray) -> None:
+        self.seen.append(int(batch.reshape(len(batch), -1)[0, 0]))
+        self.ns += self.ns_per_image * len(batch) + self.more * len(self.seen)
+
+
+IMAGES = np.repeat(np.arange(1200, dtype=np.int64) % 256, 28 * 28).astype(np.uint8).reshape(1200, 28, 28, 1)
+
+
+def test_latency_reports_each_percentile_of_every_timed_call_rounded_to_a_tenth(monkeypatch):
+    ramp = Ramp(20_347, 13)
+    monkeypatch.setattr(measure, "time", ramp)
+    latency = measure.latency(ramp.infer, IMAGES, measure.Budget(iterations=1100, warmup=5, seconds=60))
+    expected = (20_347 + 13 * np.arange(6, 1106)) / 1000  # µs of the timed calls, after five untimed ones
+    p50, p90, p99 = np.percentile(expected, [50, 90, 99])
+    assert (latency.p50, latency.p90, latency.p99) == (round(p50, 1), round(p90, 1), round(p99, 1))
+    assert (latency.min, latency.max, latency.calls) == (round(expected.min(), 1), round(expected.max(), 1), 1100)
+    assert latency.samples == tuple(np.round(expected, 2).tolist())
+    assert latency.summary() == {"p50": latency.p50, "p90": latency.p90, "p99": latency.p99,
+                                 "min": latency.min, "max": latency.max, "calls": 1100}  # fmt: skip
+    cycled = np.concatenate([np.arange(5), np.arange(1100) % 1000])  # warm-up, then timed calls from the start
+    assert ramp.seen == (cycled % 256).tolist()  # one image a call, through the first 1,000
+
+
+def test_throughput_scales_the_budget_to_the_batch_and_rounds_to_a_tenth(monkeypatch):
+    ramp = Ramp(20_347, 0)
+    monkeypatch.setattr(measure, "time", ramp)
+    images_per_s = measure.throughput(ramp.infer, IMAGES, 32, measure.Budget(iterations=640, warmup=100, seconds=60))
+    assert len(ramp.seen) == 3 + 20  # warm-up 100 // 32 calls, then 640 // 32 timed ones
+    assert images_per_s == round(32 / (32 * 20_347 / 1e9), 1) == 49147.3
+    ramp.seen.clear()
+    measure.throughput(ramp.infer, IMAGES, 256, measure.Budget(iterations=640, warmup=100, seconds=60))
+    assert len(ramp.seen) == 2 + measure.MIN_CALLS  # never fewer than these

@@ -127,6 +127,8 @@ def change(low: float, high: float) -> compare.Change:
         (0.99, 1.01, "same", False),
         (1.01, 1.20, "slower", False),  # slower, but maybe by less than 5 %
         (1.049, 1.20, "slower", False),  # the gate reads the interval's lower end
+        (1.0499, 1.06, "slower", False),
+        (1.05, 1.06, "slower", False),  # at the threshold: not past it
         (1.051, 1.06, "slower", True),
     ],
 )
@@ -134,3 +136,16 @@ def test_the_regression_gate_fires_only_when_the_whole_interval_is_past_it(low, 
     found = change(low, high)
     assert found.verdict == verdict
     assert compare.regressions([found], 5) == ([found] if slower_than_5_percent else [])
+
+
+def test_rows_match_by_model_format_call_and_threads_and_keep_both_medians():
+    base, new = report(BASE, 1), report(NEW, 2)
+    for row in base["rows"]:
+        del row["call"]  # a report from before the call was recorded: the Classifier's
+    other = {**new["rows"][0], "artifact": "default/onnx", "latency_us": {"p50": 99.0}}  # another model, same format
+    new["rows"] = [{**new["rows"][1], "artifact": "edge/keras-call", "format": "keras-call"}, other, *new["rows"]]
+    found = compare.changes(base, new)
+    assert [c.key for c in found] == [("edge", fmt, "Classifier", 1) for fmt in NEW]  # the unmatched ones left out
+    onnx = found[0]
+    assert (onnx.base_p50, onnx.new_p50) == (base["rows"][0]["latency_us"]["p50"], new["rows"][2]["latency_us"]["p50"])
+    assert onnx.ratio == onnx.new_p50 / onnx.base_p50
