@@ -224,10 +224,15 @@ def test_arrays_and_idx_files_are_read_as_they_are(images, tmp_path):
     np.save(tmp_path / "b.npy", images[:3, ..., None])
     header = (0x0803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (4, 28, 28))
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + images[:4].tobytes()))
+    (tmp_path / "c.IDX").write_bytes(header + images[:4].tobytes())
+    (tmp_path / "d.idx.gz").write_bytes(gzip.compress(header + images[:4].tobytes()))
     np.testing.assert_array_equal(inputs.read(tmp_path / "a.npy")[..., 0], images[:5])
     np.testing.assert_array_equal(inputs.read(tmp_path / "b.npy")[..., 0], images[:3])
-    np.testing.assert_array_equal(inputs.read(tmp_path / "t10k-images-idx3-ubyte.gz")[..., 0], images[:4])
-    assert [p.name for p in inputs.walk([tmp_path]).files] == ["a.npy", "b.npy", "t10k-images-idx3-ubyte.gz"]
+    for idx in ("t10k-images-idx3-ubyte.gz", "c.IDX", "d.idx.gz"):
+        np.testing.assert_array_equal(inputs.read(tmp_path / idx)[..., 0], images[:4])
+    assert [p.name for p in inputs.walk([tmp_path]).files] == [
+        "a.npy", "b.npy", "c.IDX", "d.idx.gz", "t10k-images-idx3-ubyte.gz",
+    ]  # fmt: skip
 
 
 def test_a_folder_walk_follows_linked_folders_once_and_says_what_it_passed_over(tmp_path):
@@ -238,14 +243,24 @@ def test_a_folder_walk_follows_linked_folders_once_and_says_what_it_passed_over(
     elsewhere.mkdir()
     garment = Image.new("L", (40, 40), 250)
     garment.paste(0, (10, 5, 30, 35))
-    for folder, name in ((photos, "a.png"), (photos / "sub", "b.jpg"), (elsewhere, "c.png")):
+    (photos / "sub" / "zz").mkdir()  # walked after the link back up
+    (photos / ".cache").mkdir()  # hidden: never walked
+    for folder, name in (
+        (photos, "a.png"),
+        (photos / "sub", "b.jpg"),
+        (elsewhere, "c.png"),
+        (photos / "sub" / "zz", "d.png"),
+        (photos / ".cache", "e.png"),
+    ):
         garment.save(folder / name)
     (photos / "linked").symlink_to(elsewhere)  # a linked folder is walked
     (photos / "sub" / "loop").symlink_to(photos)  # a link back up is not walked again
     (photos / "phone.heic").write_bytes((photos / "a.png").read_bytes())
     (photos / ".hidden.png").write_bytes(b"")
     found = inputs.walk([photos, photos / "phone.heic"])
-    assert [str(p.relative_to(photos)) for p in found.files] == ["a.png", "linked/c.png", "sub/b.jpg", "phone.heic"]
+    assert [str(p.relative_to(photos)) for p in found.files] == [
+        "a.png", "linked/c.png", "sub/b.jpg", "sub/zz/d.png", "phone.heic",
+    ]  # fmt: skip
     assert [(str(p.relative_to(photos)), why) for p, why in found.skipped] == [
         ("phone.heic", "unsupported type"),
         ("sub/loop", "link back to a folder already walked"),
@@ -279,22 +294,28 @@ def _bad_files(folder, good_png):
     np.save(folder / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.save(folder / "shape.npy", np.zeros((2, 32, 32), np.uint8))
     np.save(folder / "float.npy", np.zeros((2, 28, 28), np.float32))
+    np.save(folder / "rgb.npy", np.zeros((2, 28, 28, 3), np.uint8))
     (folder / "fake.npy").write_text("hello")
+    np.save(folder / "cut.npy", np.zeros((2, 28, 28), np.uint8))
+    (folder / "cut.npy").write_bytes((folder / "cut.npy").read_bytes()[:200])
     (folder / "cut-images-idx3-ubyte").write_bytes(
         (0x0803).to_bytes(4, "big") + b"\0\0\0\x05" + b"\0\0\0\x1c" * 2 + b"\0" * 99
     )
     (folder / "t10k-labels-idx1-ubyte").write_bytes((0x0801).to_bytes(4, "big") + b"\0\0\0\x02" + b"\x03\x07")
+    expected = "expected uint8 [N, 28, 28] or [N, 28, 28, 1]"
     return {
         "text.png": "not an image",
         "truncated.png": "cannot decode",
         "empty.jpg": "empty file",
         "bomb.png": "decompression bomb",
-        "folder.png": "folder with no images",
-        "broken.png": "broken symbolic link",
-        "pickled.npy": "never unpickled",
-        "shape.npy": "[2, 32, 32]",
-        "float.npy": "float32",
-        "fake.npy": "not a .npy file",
+        "folder.png": "a folder with no images, .npy or IDX files in it",
+        "broken.png": "a broken symbolic link",
+        "pickled.npy": "cannot load the array: it holds Python objects, which are never unpickled",
+        "shape.npy": f"holds uint8 [2, 32, 32]; {expected}",
+        "float.npy": f"holds float32 [2, 28, 28]; {expected}",
+        "rgb.npy": f"holds uint8 [2, 28, 28, 3]; {expected}",
+        "fake.npy": "not a .npy file (no NumPy header)",
+        "cut.npy": "cannot load the array: ",  # numpy names what it could not read
         "cut-images-idx3-ubyte": "truncated",
         "t10k-labels-idx1-ubyte": "this IDX file holds labels, not images",
     }
@@ -312,8 +333,10 @@ def test_every_bad_file_gets_an_error_naming_it(tmp_path):
         with pytest.raises(InputError) as caught:
             inputs.read(tmp_path / "bad" / name)
         message = str(caught.value)
-        assert message.startswith(str(tmp_path / "bad" / name)) and words in message, message
+        assert message.startswith(f"{tmp_path / 'bad' / name}: ") and words in message, message
         assert "\n" not in message
+    with pytest.raises(InputError, match=r": no such file$"):
+        inputs.read(tmp_path / "missing.png")
     assert inputs.read(good).shape == (1, 28, 28, 1)
 
 
@@ -386,3 +409,31 @@ def test_the_shipped_model_passes_its_own_check():
     outcomes = check()
     assert [o.format for o in outcomes] == ["onnx", "onnx-int8", "tflite-int8"]
     assert all(o.passed and not o.changed and o.max_delta <= o.tolerance for o in outcomes)
+
+
+def test_a_missing_runtime_names_the_extra_that_installs_it(monkeypatch):
+    from fmnist import formats
+    from fmnist.errors import MissingExtra
+    from fmnist.runtime import backends
+
+    shipped = DEFAULT_MODEL_DIR / "model.int8.tflite"
+    monkeypatch.setattr(backends, "_tflite_interpreter", lambda: None)
+    with pytest.raises(MissingExtra) as missing:
+        backends.LiteRTBackend(shipped)
+    assert str(missing.value) == f"{shipped}: running .tflite models needs LiteRT: pip install 'fmnist[tflite]'"
+    assert missing.value.extra == "tflite"
+    monkeypatch.setattr(formats, "installed", lambda family: family != "onnx")
+    assert formats.not_installed(DEFAULT_MODEL_DIR / "model.onnx") == (
+        "onnxruntime is not installed (pip install 'fmnist[onnx]')"
+    )
+    assert formats.not_installed(shipped) is None
+
+
+def test_probabilities_hold_for_logits_far_apart_and_top_k_gives_three_by_default():
+    from fmnist.runtime.classifier import softmax
+
+    logits = np.array([[1000, 0, -1000, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]], np.float32)
+    proba = softmax(logits)
+    assert proba[0].tolist() == [1] + [0] * 9 and proba[1].argmax() == 1 and proba[1].sum() == pytest.approx(1)
+    classes, probs = Classifier.load().top_k(np.zeros((2, 28, 28), np.uint8))
+    assert classes.shape == probs.shape == (2, 3)

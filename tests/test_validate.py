@@ -63,6 +63,8 @@ def result(agreement: float = 1.0, delta: float = 0.0, drop: float = 0.0) -> dic
         (result(agreement=0.5, delta=9.0), INT8_LIMITS, None),  # int8 formats are held to accuracy only
         (result(drop=0.5), FLOAT_LIMITS, None),  # float ones to agreement and logits only
         (result(drop=-0.01), Limits(max_accuracy_drop=0.0), None),  # more accurate than the float model
+        (result(drop=0.6), Limits(max_accuracy_drop=0.5), r"m: accuracy 30.00% is 60.00 points below the float "
+         r"model's 90.00% \(limit: 50.0, --max-accuracy-drop\); try .*"),
     ],
 )  # fmt: skip
 def test_each_limit_passes_at_its_value_and_fails_just_past_it(figures, limits, message):
