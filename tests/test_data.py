@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import http.server
 import shutil
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -57,13 +59,23 @@ def test_reads_gzipped_and_raw_idx(tmp_path, images, labels, compress):
         (lambda b: (0x0801).to_bytes(4, "big") + b[4:], "images", "this IDX file holds labels, not images"),
         (lambda b: b[:12] + (27).to_bytes(4, "big") + b[16:], "images", "28x27, expected 28x28"),
         (lambda b: b"", "labels", "truncated IDX header"),
+        (lambda b: b[:2], "images", r"^bad: truncated IDX header \(2 bytes\)$"),
+        (lambda b: (0x0801).to_bytes(4, "big"), "images", r"^bad: this IDX file holds labels, not images$"),
+        (lambda b: b[:15], "images", r"^bad: truncated IDX header \(15 bytes\)$"),
+        (lambda b: (0x0D03).to_bytes(4, "big") + b[4:], "images", r"^bad: bad IDX magic 0x00000d03, expected "
+         r"0x00000803 \(uint8 images\)$"),
     ],
-)
+)  # fmt: skip
 def test_bad_idx_is_a_clear_error(tmp_path, images, mutate, kind, message):
     path = tmp_path / "bad"
     path.write_bytes(mutate(idx_bytes(images)))
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message.replace("^bad", f"^{path}")):
         data.read_idx(path, kind)
+
+
+def test_an_idx_file_of_no_images_is_empty_not_truncated(tmp_path):
+    path = write_idx(tmp_path / "none", np.zeros((0, 28, 28), np.uint8), compress=False)
+    assert data.read_idx(path, "images").shape == (0, 28, 28)
 
 
 def test_labels_outside_range(tmp_path):
@@ -75,7 +87,7 @@ def test_labels_outside_range(tmp_path):
 def test_count_mismatch(tmp_path, images, labels):
     x = write_idx(tmp_path / "x", images)
     y = write_idx(tmp_path / "y", labels[:11])
-    with pytest.raises(DataError, match="12 images but .* 11 labels"):
+    with pytest.raises(DataError, match=f"^{x} holds 12 images but {y} holds 11 labels$"):
         data.load_pair(x, y)
 
 
@@ -96,8 +108,17 @@ def fake_dataset(folder: Path, images, labels) -> Path:
 
 def test_checksum_mismatch_is_reported(tmp_path, images, labels):
     folder = fake_dataset(tmp_path / "d", images, labels)
-    with pytest.raises(DataError, match="checksum mismatch"):
+    digest = hashlib.sha256(idx_bytes(images)).hexdigest()
+    with pytest.raises(DataError) as mismatch:
         data.load(folder)
+    assert str(mismatch.value) == (
+        f"{folder / 'train-images-idx3-ubyte.gz'}: checksum mismatch (sha256 {digest[:12]}…, expected c59f468a2f67…); "
+        f"delete it and {data.INSTALL_HINT}"
+    )
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels[:11])))
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=f"^{folder}: t10k-images-idx3-ubyte is missing; get it with"):
+        data._load_split(folder, "test")  # a file gone since the folder was found
 
 
 def test_search_order(tmp_path, monkeypatch, images, labels):
@@ -113,14 +134,25 @@ def test_search_order(tmp_path, monkeypatch, images, labels):
     monkeypatch.delenv("FMNIST_DATA")
     assert data.find() == cache
     shutil.rmtree(cache)
-    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+    with pytest.raises(DataError) as missing:
         data.find()
+    assert str(missing.value) == (
+        f"Fashion-MNIST not found (looked in {tmp_path / 'xdg' / 'fmnist'}, {tmp_path / 'nowhere'}); "
+        "get it with `apt-get install dataset-fashion-mnist` or `fmnist data download`"
+    )
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.cache_dir() == tmp_path / "home" / ".cache" / "fmnist"
 
 
 def test_explicit_folder_must_hold_the_data(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"")
-    with pytest.raises(DataError, match="lacks train-images-idx3-ubyte"):
+    fill = f"run `fmnist data download --data-dir {tmp_path}` or copy the four IDX files there"
+    with pytest.raises(DataError) as lacking:
         data.find(tmp_path)
+    assert str(lacking.value) == (
+        f"{tmp_path} lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte; {fill}"
+    )
     with pytest.raises(DataError, match="does not exist"):
         data.find(tmp_path / "missing")
 
@@ -137,8 +169,9 @@ def test_real_dataset(real_data):
 
 
 @needs_data
-def test_load_test_reads_only_the_test_files(real_data, tmp_path, images, labels):
+def test_load_test_reads_only_the_test_files(real_data, tmp_path, monkeypatch, images, labels):
     """Evaluation needs the test split alone: a corrupt training file does not stop it."""
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")  # only the folder named can be read
     folder = fake_dataset(tmp_path / "mixed", images, labels)  # training files fail their checksums
     for key in ("test_images", "test_labels"):
         (folder / (data.PARTS[key].stem + ".gz")).unlink()
@@ -166,6 +199,7 @@ def mirror(tmp_path):
     """An HTTP server on localhost serving `tmp_path/site`; yields (base_url, site)."""
     site = tmp_path / "site"
     site.mkdir()
+    QuietHandler.asked = []
     handler = functools.partial(QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -176,8 +210,26 @@ def mirror(tmp_path):
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a word, keeping the paths it was asked for."""
+
+    asked: ClassVar[list[str]] = []
+
     def log_message(self, *args):
-        pass
+        QuietHandler.asked.append(self.path)
+
+
+class Recorder:
+    """A stand-in for a rich Progress: the tasks added, with their totals and the bytes advanced."""
+
+    def __init__(self):
+        self.tasks = {}
+
+    def add_task(self, name, total):
+        self.tasks[name] = [total, 0]
+        return name
+
+    def advance(self, task, amount):
+        self.tasks[task][1] += amount
 
 
 @needs_data
@@ -189,11 +241,22 @@ def test_download_from_mirror(mirror, tmp_path):
     for part in data.PARTS.values():  # the real files, recompressed as a mirror would serve them
         raw = data._read_bytes(data._part_path(REAL_DATA, part))
         (site / (part.stem + ".gz")).write_bytes(gzip.compress(raw, compresslevel=1))
-    dest = tmp_path / "cache"
+    dest = tmp_path / "cache" / "fmnist"  # its parent does not exist yet
     with Progress(console=Console(quiet=True)) as progress:
         assert data.download(dest, url, progress) == dest
     assert sorted(p.name for p in dest.iterdir()) == sorted(p.stem + ".gz" for p in data.PARTS.values())
     assert data.load(dest).x_train.shape == (60000, 28, 28)
+    assert QuietHandler.asked == [f"/{part.stem}.gz" for part in data.PARTS.values()]
+
+    again = tmp_path / "again"  # one good file there already: only the other three are fetched
+    again.mkdir()
+    shutil.copy(site / "train-images-idx3-ubyte.gz", again)
+    QuietHandler.asked.clear()
+    recorder = Recorder()
+    data.download(again, url.rstrip("/"), recorder)
+    assert QuietHandler.asked == [f"/{part.stem}.gz" for part in list(data.PARTS.values())[1:]]
+    sizes = {part.stem: (site / f"{part.stem}.gz").stat().st_size for part in list(data.PARTS.values())[1:]}
+    assert recorder.tasks == {stem: [size, size] for stem, size in sizes.items()}  # each byte counted once
     result = run_fmnist("data", "download", "--data-dir", str(tmp_path / "env"), env={"FMNIST_MIRROR": url})
     assert result.returncode == 0, result.stderr  # the mirror named by the environment
     assert data.load(tmp_path / "env").x_test.shape == (10000, 28, 28)
@@ -216,6 +279,26 @@ def test_download_missing_file_and_unreachable_mirror(mirror, tmp_path):
         data.download(tmp_path / "a", url)
     result = run_fmnist("data", "download", "--data-dir", str(tmp_path / "b"), "--mirror", "http://127.0.0.1:9/")
     assert result.returncode == 2
-    assert "cannot download http://127.0.0.1:9/" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: cannot download http://127.0.0.1:9/train-images-idx3-ubyte.gz: [Errno 111] Connection refused; "
+        "check the network, or install the Debian package dataset-fashion-mnist"
+    )
     assert list((tmp_path / "b").iterdir()) == []
+    for secure in ("https://127.0.0.1:9/", "file:///nowhere/"):  # URLs it takes, that lead nowhere here
+        with pytest.raises(DataError, match=f"^cannot download {secure}train-images-idx3-ubyte.gz: "):
+            data.download(tmp_path / "c", secure)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(
+        DataError, match=f"^cannot create the data folder {tmp_path / 'file' / 'd'} \\(Not a directory\\)$"
+    ):
+        data.download(tmp_path / "file" / "d", url)
+
+
+@needs_data
+def test_download_from_a_folder_mirror(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    for part in data.PARTS.values():
+        shutil.copy(data._part_path(REAL_DATA, part), site / (part.stem + ".gz"))  # gzipped or not, as installed
+    assert data.download(tmp_path / "d", f"file://{site}/") == tmp_path / "d"
+    assert data.load_test(tmp_path / "d")[0].shape == (10000, 28, 28)
