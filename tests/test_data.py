@@ -302,3 +302,10 @@ def test_download_from_a_folder_mirror(tmp_path):
         shutil.copy(data._part_path(REAL_DATA, part), site / (part.stem + ".gz"))  # gzipped or not, as installed
     assert data.download(tmp_path / "d", f"file://{site}/") == tmp_path / "d"
     assert data.load_test(tmp_path / "d")[0].shape == (10000, 28, 28)
+
+
+def test_a_split_holds_out_at_least_one_of_every_class():
+    y = np.repeat(np.arange(10), [3] * 9 + [40])  # 0.1 of three rounds to none: one is held out all the same
+    keep, held = data.stratified_split(y, 0.1, seed=0)
+    assert np.bincount(y[held]).tolist() == [1] * 9 + [4]
+    assert sorted([*keep, *held]) == list(range(len(y)))
