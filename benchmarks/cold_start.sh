@@ -12,12 +12,12 @@ cd "$(dirname "$0")/.."
 .venv-runtime/bin/python -m pip install --quiet --upgrade pip
 .venv-runtime/bin/python -m pip install --quiet --force-reinstall --no-deps . && .venv-runtime/bin/python -m pip install --quiet ".[tflite]"
 mkdir -p benchmarks/results/runtime
-.venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start.json \
+.venv-runtime/bin/python benchmarks/time_processes.py --runs 21 --out benchmarks/results/runtime/cold-start.json \
     -- .venv-runtime/bin/fmnist predict examples/shirt.jpg
-.venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start-library.json \
+.venv-runtime/bin/python benchmarks/time_processes.py --runs 21 --out benchmarks/results/runtime/cold-start-library.json \
     -- .venv-runtime/bin/python -c \
     "from fmnist.runtime import Classifier, load_image; Classifier.load().predict(load_image('examples/shirt.jpg'))"
-.venv-runtime/bin/python benchmarks/cold_start.py --runs 21 --out benchmarks/results/runtime/cold-start-cli-libraries.json \
+.venv-runtime/bin/python benchmarks/time_processes.py --runs 21 --out benchmarks/results/runtime/cold-start-cli-libraries.json \
     -- .venv-runtime/bin/python -c "import numpy, PIL.Image, typer, rich.console, rich.table"
 photo=$(mktemp -d)/phone-108mp.jpg
 .venv-runtime/bin/python -c "
@@ -25,5 +25,5 @@ from PIL import Image
 image = Image.new('RGB', (12000, 9000), 'white')
 image.paste((40, 60, 90), (3000, 1500, 9000, 7500))  # a dark garment on white, 12,000 x 9,000 pixels
 image.save('$photo', quality=85)"
-.venv-runtime/bin/python benchmarks/cold_start.py --runs 5 --out benchmarks/results/runtime/large-photo.json \
+.venv-runtime/bin/python benchmarks/time_processes.py --runs 5 --out benchmarks/results/runtime/large-photo.json \
     -- .venv-runtime/bin/fmnist predict "$photo"

@@ -9,17 +9,19 @@ module's `pytestmark` and as fast as the rest.
 
 from __future__ import annotations
 
+import pytest
+
 TRAINED = {"tiny_run", "exported"}
 KEEP = {"tests/test_train.py::test_stratified_split_is_seeded_and_balanced"}
 
 
-def _left_out(item) -> bool:
+def _left_out(item: pytest.Item) -> bool:
     if TRAINED & set(getattr(item, "fixturenames", ())):
         return True
     return item.get_closest_marker("slow") is not None and item.nodeid not in KEEP
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     dropped = [item for item in items if _left_out(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -54,7 +54,7 @@ class Machines:
             argv, env = [sys.executable], None
         else:
             root = self.roots[cpu]
-            argv = [qemu(), "-L", root, root / f"usr/bin/python{PYTHON}"]
+            argv = [qemu(), "-L", str(root), str(root / f"usr/bin/python{PYTHON}")]
             env = {
                 "PATH": "/usr/bin:/bin",
                 "HOME": str(self.work),

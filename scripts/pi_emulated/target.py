@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE, PYTHON, GLIBC = "bookworm", "3.11", (2, 36)  # 64-bit Raspberry Pi OS 12
@@ -29,7 +30,7 @@ class CheckFailed(Exception):
     """A step that could not run at all (the comparisons collect their problems instead)."""
 
 
-def run_checked(argv: list, **kwargs) -> subprocess.CompletedProcess:
+def run_checked(argv: list, **kwargs: Any) -> subprocess.CompletedProcess:
     result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False, **kwargs)
     if result.returncode:
         raise CheckFailed(
@@ -38,5 +39,5 @@ def run_checked(argv: list, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-def cache_key(*parts) -> str:
+def cache_key(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]

@@ -36,7 +36,7 @@ def pip_target(glibc: tuple[int, int] = GLIBC) -> list[str]:
     return options
 
 
-def pip(*args) -> subprocess.CompletedProcess:
+def pip(*args: str | Path) -> subprocess.CompletedProcess:
     return run_checked([sys.executable, "-m", "pip", "--disable-pip-version-check", *args])
 
 

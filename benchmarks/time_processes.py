@@ -1,6 +1,6 @@
 """Time a command as fresh processes against a baseline command, run in turn.
 
-Usage: python benchmarks/cold_start.py [--runs N] [--baseline CMD] [--out FILE.json] -- COMMAND...
+Usage: python benchmarks/time_processes.py [--runs N] [--baseline CMD] [--out FILE.json] -- COMMAND...
 
 Each run of COMMAND is paired with a run of the baseline (default: the interpreter importing
 numpy and Pillow, what any Python image classifier starts with), so a neighbour's load moves
