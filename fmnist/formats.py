@@ -8,8 +8,9 @@ declares. Importing this module imports nothing heavy.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -18,18 +19,37 @@ from fmnist.errors import FmnistError
 
 @dataclass(frozen=True)
 class Runtime:
-    """What runs one family of files."""
+    """What runs one family of files, and what fmnist does differently for it. The "module:name"
+    fields are imported only when used, so reading this table imports nothing heavy."""
 
     name: str
     suffix: str
     modules: tuple[str, ...]  # importable packages that provide it, preferred first
     extra: str  # the pip extra that installs it
+    backend: str  # "module:class" of its `fmnist.runtime.backends.Backend`, called with (path, threads)
+    output_step: str  # "module:function": one quantisation step of an int8 file's logits, from its path
+    profile: str  # "module:function": `fmnist bench --profile` of a file, called with (path, pixels)
+    options: tuple[str, ...] = ()  # export options its manifest entries record (`ExportOptions` fields)
+    calibration: str | None = None  # the calibration method it always uses; None: --calibration-method
+
+    def load(self, field: str) -> Callable:
+        """The function or class named by one of the "module:name" fields."""
+        module, name = getattr(self, field).split(":")
+        return getattr(importlib.import_module(module), name)
 
 
 RUNTIMES = {
-    "onnx": Runtime("onnxruntime", ".onnx", ("onnxruntime",), "onnx"),
-    "tflite": Runtime("LiteRT", ".tflite", ("ai_edge_litert", "tflite_runtime"), "tflite"),
-}
+    "onnx": Runtime(
+        "onnxruntime", ".onnx", ("onnxruntime",), "onnx",
+        backend="fmnist.runtime.backends:OnnxBackend", output_step="fmnist.export.golden:onnx_output_step",
+        profile="fmnist.bench.profile:onnx_profile", options=("opset",),
+    ),
+    "tflite": Runtime(
+        "LiteRT", ".tflite", ("ai_edge_litert", "tflite_runtime"), "tflite",
+        backend="fmnist.runtime.backends:LiteRTBackend", output_step="fmnist.export.golden:tflite_output_step",
+        profile="fmnist.bench.profile:tflite_profile", calibration="minmax",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -136,22 +136,22 @@ def test_bench_of_the_shipped_model_never_imports_tensorflow(tmp_path):
 def test_cold_start_refuses_a_child_of_another_architecture(tmp_path, monkeypatch):
     """Under qemu-user a child process runs the host's binary: a cold start measured there would
     time the wrong machine, so it is refused; so is a child that fails or cannot start."""
+    from fmnist import folders
     from fmnist.bench import cold_start
     from fmnist.errors import FmnistError
-    from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
 
     host = tmp_path / "python"
     host.write_text("#!/bin/sh\necho machine sparc64\necho peak_kb 1000\n")
     host.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(host))
     with pytest.raises(FmnistError, match=f"ran as sparc64, not {platform.machine()} .* pass --cold-starts 0"):
-        cold_start.measure("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+        cold_start.measure("runtime", folders.SHIPPED / "model.int8.tflite", 1, 1)
     host.write_text("#!/bin/sh\necho 'ImportError: no runtime' >&2\nexit 1\n")
     with pytest.raises(FmnistError, match=r"cold start of model.int8.tflite failed \(1\): ImportError: no runtime"):
-        cold_start.measure("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+        cold_start.measure("runtime", folders.SHIPPED / "model.int8.tflite", 1, 1)
     host.write_bytes(b"\x7fELF not for this machine")
     with pytest.raises(FmnistError, match="cannot start .*python"):
-        cold_start.measure("runtime", DEFAULT_MODEL_DIR / "model.int8.tflite", 1, 1)
+        cold_start.measure("runtime", folders.SHIPPED / "model.int8.tflite", 1, 1)
 
 
 @pytest.mark.parametrize(

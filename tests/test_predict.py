@@ -119,7 +119,7 @@ def test_low_confidence_answers_and_skipped_files_are_said(tmp_path):
     original, common.out = common.out, console
     try:
         views.out = console
-        views.predictions([("a.png", ranked, True)], "model")
+        views.predictions([("a.png", {**ranked[0], "low_confidence": True, "top_k": ranked})], "model")
     finally:
         views.out = common.out = original
     text = console.export_text()
@@ -149,7 +149,11 @@ def test_predict_reads_idx_and_npy_arrays(real_data, tmp_path):
 
 def test_bad_model_or_no_inputs_is_one_line(photos, tmp_path):
     result = run_fmnist("predict", str(photos[0]), "--model", str(tmp_path / "nope.onnx"))
-    assert result.returncode == 2 and result.stderr.startswith("error: ") and "no such model" in result.stderr
+    assert (
+        result.returncode == 2
+        and result.stderr.startswith("error: ")
+        and "nope.onnx: no such file or folder; name a run folder" in result.stderr
+    )
     result = run_fmnist("predict", str(tmp_path / "nothing.png"))
     assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
 

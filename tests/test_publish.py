@@ -12,16 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist import contract, formats
+from fmnist import contract, folders, formats
 from fmnist.errors import FmnistError, VerificationError
 from fmnist.export import exporter, golden
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions
 from fmnist.files import sha256_file
 from fmnist.formats import Limits
 from fmnist.runtime.backends import open_backend
-from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
 
-SHIPPED = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx", "tflite-int8": "model.int8.tflite"}
+FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx", "tflite-int8": "model.int8.tflite"}
 
 
 class StandIn:
@@ -42,16 +41,16 @@ def shipped_export(monkeypatch, real_data, tmp_path):
     model.write_bytes(b"a model")
     (model.parent / "metrics.json").write_text(json.dumps({"seed": 7, "arch": "edge", "history": [1]}))
     jobs = []
-    copied = dict(SHIPPED)
+    copied = dict(FILES)
 
     def converter(fmt):
         def convert(job):
             jobs.append((fmt.name, job))
-            shutil.copyfile(DEFAULT_MODEL_DIR / copied[fmt.name], job.target)
+            shutil.copyfile(folders.SHIPPED / copied[fmt.name], job.target)
 
         return convert
 
-    monkeypatch.setattr(exporter, "load_keras", lambda path: StandIn(DEFAULT_MODEL_DIR / "model.onnx"))
+    monkeypatch.setattr(exporter, "load_keras", lambda path: StandIn(folders.SHIPPED / "model.onnx"))
     monkeypatch.setattr(exporter, "_converter", converter)
 
     def run(wanted, out, options=ExportOptions(), **kwargs):
@@ -72,9 +71,9 @@ def test_an_export_publishes_each_artifact_with_what_its_runtime_measured(shippe
     assert sorted(p.name for p in out.iterdir()) == ["golden.npz", "manifest.json", "model.int8.tflite", "model.onnx"]
     assert json.loads((out / "manifest.json").read_text()) == manifest
     for name in ("onnx", "tflite-int8"):
-        assert (out / SHIPPED[name]).read_bytes() == (DEFAULT_MODEL_DIR / SHIPPED[name]).read_bytes()
+        assert (out / FILES[name]).read_bytes() == (folders.SHIPPED / FILES[name]).read_bytes()
 
-    reference = StandIn(DEFAULT_MODEL_DIR / "model.onnx").predict(real_data.x_test[..., None], 1000, 0)
+    reference = StandIn(folders.SHIPPED / "model.onnx").predict(real_data.x_test[..., None], 1000, 0)
     float_accuracy = float((reference.argmax(1) == real_data.y_test).mean())
     int8 = open_backend(out / "model.int8.tflite")(real_data.x_test[..., None])
     assert manifest["source"] == {
@@ -100,7 +99,7 @@ def test_an_export_publishes_each_artifact_with_what_its_runtime_measured(shippe
     assert "opset" not in tflite
     for name, entry in manifest["artifacts"].items():
         fmt = formats.FORMATS[name]
-        assert entry["file"] == fmt.file and entry["format"] == fmt.family and entry["precision"] == fmt.precision
+        assert entry["file"] == fmt.file and entry["family"] == fmt.family and entry["precision"] == fmt.precision
         assert entry["bytes"] == (out / fmt.file).stat().st_size
         assert entry["sha256"] == sha256_file(out / fmt.file)
         assert entry["export_seconds"] >= 0
@@ -192,13 +191,13 @@ def test_entries_of_another_model_or_an_unreadable_manifest_are_not_kept(shipped
     out = tmp_path / "out"
     shipped_export(["onnx", "tflite-int8"], out)
     sha = json.loads((out / "manifest.json").read_text())["source"]["sha256"]
-    assert set(exporter._previous_entries(out, sha)) == {"onnx", "tflite-int8"}
-    assert exporter._previous_entries(out, "0" * 64) == {}
-    assert exporter._previous_entries(tmp_path / "nowhere", sha) == {}
+    assert set(exporter._previous_entries(folders.manifest_or_none(out), sha)) == {"onnx", "tflite-int8"}
+    assert exporter._previous_entries(folders.manifest_or_none(out), "0" * 64) == {}
+    assert exporter._previous_entries(folders.manifest_or_none(tmp_path / "nowhere"), sha) == {}
     (out / "manifest.json").write_text("{ not json")
-    assert exporter._previous_entries(out, sha) == {}
+    assert exporter._previous_entries(folders.manifest_or_none(out), sha) == {}
     (out / "manifest.json").write_text(json.dumps({"artifacts": {}}))
-    assert exporter._previous_entries(out, sha) == {}
+    assert exporter._previous_entries(folders.manifest_or_none(out), sha) == {}
 
     again = tmp_path / "again"
     shipped_export(["onnx", "tflite-int8"], again)
@@ -247,9 +246,9 @@ def test_a_file_its_manifest_lists_is_replaced(shipped_export, tmp_path):
     out = tmp_path / "out"
     shipped_export(["onnx"], out)
     (out / "model.onnx").write_bytes(b"edited")  # listed, so fmnist's own: replaced, not refused
-    exporter._refuse_foreign_files(out, [formats.FORMATS["onnx"]])
+    exporter._refuse_foreign_files(out, folders.read_manifest(out), [formats.FORMATS["onnx"]])
     shipped_export(["onnx"], out)
-    assert (out / "model.onnx").read_bytes() == (DEFAULT_MODEL_DIR / "model.onnx").read_bytes()
+    assert (out / "model.onnx").read_bytes() == (folders.SHIPPED / "model.onnx").read_bytes()
 
 
 def test_the_model_named_is_a_run_folder_a_keras_file_or_the_newest_run(tmp_path):
@@ -259,9 +258,9 @@ def test_the_model_named_is_a_run_folder_a_keras_file_or_the_newest_run(tmp_path
         (runs / name / "model.keras").write_bytes(b"m")
         os.utime(runs / name / "model.keras", (0, 1_000_000 - age))
     (runs / "unfinished").mkdir()
-    assert exporter.resolve_model(None, runs) == runs / "newest" / "model.keras"
-    assert exporter.resolve_model(runs / "old") == runs / "old" / "model.keras"
-    assert exporter.resolve_model(runs / "old" / "model.keras") == runs / "old" / "model.keras"
+    assert folders.trained_model(None, runs) == runs / "newest" / "model.keras"
+    assert folders.trained_model(runs / "old") == runs / "old" / "model.keras"
+    assert folders.trained_model(runs / "old" / "model.keras") == runs / "old" / "model.keras"
 
     (runs / "old" / "model.h5").write_bytes(b"m")
     cases = [
@@ -276,7 +275,7 @@ def test_the_model_named_is_a_run_folder_a_keras_file_or_the_newest_run(tmp_path
     ]
     for given, runs_dir, message in cases:
         with pytest.raises(FmnistError) as refused:
-            exporter.resolve_model(given, runs_dir)
+            folders.trained_model(given, runs_dir)
         assert str(refused.value) == message
 
 
@@ -284,4 +283,4 @@ def test_the_default_runs_folder_is_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "a").mkdir(parents=True)
     (tmp_path / "runs" / "a" / "model.keras").write_bytes(b"m")
-    assert exporter.resolve_model(None) == Path("runs/a/model.keras")
+    assert folders.trained_model(None) == Path("runs/a/model.keras")

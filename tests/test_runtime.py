@@ -12,10 +12,9 @@ import pytest
 from conftest import needs_data
 from photos import KINDS, decompression_bomb, write_photo
 
-from fmnist import CLASS_NAMES
+from fmnist import CLASS_NAMES, folders
 from fmnist.errors import ContractError, FmnistError
 from fmnist.runtime import Classifier, InputError, inputs, load_image
-from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
 
 SHIPPED = ["tflite-int8", "onnx-int8", "onnx"]
 
@@ -26,12 +25,12 @@ def images(real_data):
 
 
 def test_shipped_model_is_small_and_matches_its_manifest():
-    manifest = json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())
-    files = sorted(p.name for p in DEFAULT_MODEL_DIR.iterdir())
+    manifest = json.loads((folders.SHIPPED / "manifest.json").read_text())
+    files = sorted(p.name for p in folders.SHIPPED.iterdir())
     assert files == ["golden.npz", "manifest.json", "model.int8.onnx", "model.int8.tflite", "model.onnx"]
-    assert sum((DEFAULT_MODEL_DIR / f).stat().st_size for f in files) <= 1_000_000
+    assert sum((folders.SHIPPED / f).stat().st_size for f in files) <= 1_000_000
     for entry in manifest["artifacts"].values():
-        body = (DEFAULT_MODEL_DIR / entry["file"]).read_bytes()
+        body = (folders.SHIPPED / entry["file"]).read_bytes()
         assert len(body) == entry["bytes"] and hashlib.sha256(body).hexdigest() == entry["sha256"]
     training = manifest["source"]["training"]
     assert training["command"].startswith("fmnist train --arch edge-n8 --epochs 60 --erase 0.5 --ema 0.999")
@@ -50,7 +49,7 @@ def test_shipped_model_scores_what_its_manifest_says(real_data, name):
     result = evaluate(classifier, real_data.x_test, real_data.y_test)
     counted = int((classifier.predict(real_data.x_test) == real_data.y_test).sum())
     assert result["images"] == 10_000 and result["accuracy"] == counted / 10_000
-    assert result["accuracy"] == classifier.manifest["verified"]["accuracy"]  # the same runtime, the same images
+    assert result["accuracy"] == classifier.entry.verified["accuracy"]  # the same runtime, the same images
 
 
 @needs_data
@@ -60,7 +59,7 @@ def test_int8_answers_stay_within_a_few_output_steps_of_the_float_model(real_dat
     Measured on the 10,000 test images (one step is 0.045): |Δ logit| 0.93 steps on average, 3.3
     at the 99th percentile, 13.2 at most; |Δ probability| 0.0015 on average, 0.080 at most; the
     same label on 99.62 %. A wrong scale or zero point moves the logits by many steps."""
-    with np.load(DEFAULT_MODEL_DIR / "golden.npz") as golden:
+    with np.load(folders.SHIPPED / "golden.npz") as golden:
         step = float(golden[f"{name}.tolerance"])
     from fmnist.runtime.classifier import softmax
 
@@ -134,19 +133,19 @@ def test_pixels_of_the_wrong_kind_are_refused():
 def test_model_argument_resolution(tmp_path, monkeypatch):
     from fmnist import formats
 
-    assert Classifier.load("onnx").path == DEFAULT_MODEL_DIR / "model.onnx"
-    assert Classifier.load(DEFAULT_MODEL_DIR).path.name == "model.int8.tflite"
+    assert Classifier.load("onnx").path == folders.SHIPPED / "model.onnx"
+    assert Classifier.load(folders.SHIPPED).path.name == "model.int8.tflite"
     with pytest.raises(
         FmnistError,
-        match=r"missing.onnx: no such model file or folder, nor a format of the shipped model "
-        r"\(onnx, onnx-int8, tflite-int8\)",
+        match=r"missing.onnx: no such file or folder; name a run folder, an export folder, a .onnx or .tflite "
+        r"file, or a format of the shipped model \(onnx, onnx-int8, tflite-int8\)$",
     ):
         Classifier.load(tmp_path / "missing.onnx")
     with pytest.raises(FmnistError, match="shipped model has no tflite artifact"):
         Classifier.load("tflite")
-    with pytest.raises(FmnistError, match=r"no model file of any format \(model.onnx, model.int8.onnx"):
+    with pytest.raises(FmnistError, match=r"no model file in this folder; name a run folder, an export folder"):
         Classifier.load(tmp_path)
-    shutil.copy(DEFAULT_MODEL_DIR / "model.onnx", tmp_path)
+    shutil.copy(folders.SHIPPED / "model.onnx", tmp_path)
     monkeypatch.setattr(formats, "installed", lambda family: family != "onnx")  # a LiteRT-only install
     with pytest.raises(
         FmnistError, match=r"no runtime installed for its models; pip install 'fmnist\[onnx\]' \(onnxruntime\)$"
@@ -155,7 +154,7 @@ def test_model_argument_resolution(tmp_path, monkeypatch):
     monkeypatch.undo()
     (tmp_path / "model.onnx").unlink()
     (tmp_path / "model.txt").write_text("x")
-    with pytest.raises(FmnistError, match="unknown model format"):
+    with pytest.raises(FmnistError, match=r"model.txt: not a model file; name a run folder, an export folder"):
         Classifier.load(tmp_path / "model.txt")
     (tmp_path / "model.onnx").write_bytes(b"garbage")
     with pytest.raises(FmnistError, match="not a loadable ONNX model"):
@@ -168,7 +167,7 @@ def test_model_argument_resolution(tmp_path, monkeypatch):
 def _rewrite_onnx(tmp_path, edit, name="model.onnx"):
     import onnx
 
-    model = onnx.load(DEFAULT_MODEL_DIR / "model.onnx")
+    model = onnx.load(folders.SHIPPED / "model.onnx")
     edit(model)
     path = tmp_path / name
     onnx.save(model, path)
@@ -179,7 +178,7 @@ def test_class_names_come_from_the_manifest_when_the_file_has_none(tmp_path):
     path = _rewrite_onnx(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)))
     with pytest.raises(ContractError, match="no class names"):
         Classifier.load(path)
-    manifest = json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())
+    manifest = json.loads((folders.SHIPPED / "manifest.json").read_text())
     manifest["artifacts"]["onnx"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert Classifier.load(path).class_names == CLASS_NAMES
@@ -355,8 +354,14 @@ def test_huge_photo_below_the_bomb_limit_is_read(tmp_path):
 
 def test_manifest_entry_is_found_beside_a_copied_model(tmp_path):
     copy = tmp_path / "copy"
-    shutil.copytree(DEFAULT_MODEL_DIR, copy)
-    assert Classifier.load(copy / "model.onnx").manifest["precision"] == "float32"
+    shutil.copytree(folders.SHIPPED, copy)
+    classifier = Classifier.load(copy / "model.onnx")
+    assert classifier.entry.precision == "float32" and classifier.entry.family == "onnx"
+    assert classifier.manifest.folder == copy and classifier.manifest.source["training"]["arch"] == "edge-n8"
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["artifacts"]["onnx"]["sha256"] = "0" * 64  # another file than this one
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert Classifier.load(copy / "model.onnx").entry is None
 
 
 @pytest.mark.parametrize("megapixels", [108, 200])
@@ -418,14 +423,14 @@ def test_a_missing_runtime_names_the_extra_that_installs_it(monkeypatch):
     from fmnist.errors import MissingExtra
     from fmnist.runtime import backends
 
-    shipped = DEFAULT_MODEL_DIR / "model.int8.tflite"
+    shipped = folders.SHIPPED / "model.int8.tflite"
     monkeypatch.setattr(backends, "_tflite_interpreter", lambda: None)
     with pytest.raises(MissingExtra) as missing:
         backends.LiteRTBackend(shipped)
     assert str(missing.value) == f"{shipped}: running .tflite models needs LiteRT: pip install 'fmnist[tflite]'"
     assert missing.value.extra == "tflite"
     monkeypatch.setattr(formats, "installed", lambda family: family != "onnx")
-    assert formats.not_installed(DEFAULT_MODEL_DIR / "model.onnx") == (
+    assert formats.not_installed(folders.SHIPPED / "model.onnx") == (
         "onnxruntime is not installed (pip install 'fmnist[onnx]')"
     )
     assert formats.not_installed(shipped) is None

@@ -76,8 +76,9 @@ def _macs(op: str, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> int:
     return 0
 
 
-def tflite_profile(path: Path) -> dict:
-    """Every operator of a TFLite file, in order, with its multiply-accumulates and their share."""
+def tflite_profile(path: Path, pixels: np.ndarray) -> dict:
+    """Every operator of a TFLite file, in order, with its multiply-accumulates and their share (read from
+    the file: `pixels` is not needed)."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.Model.GetRootAs(path.read_bytes(), 0)
@@ -103,5 +104,5 @@ def tflite_profile(path: Path) -> dict:
 
 def profile(path: Path, pixels: np.ndarray) -> dict:
     """The profile of one artifact file, by the family of its format."""
-    family = formats.family_of(path)
-    return {"file": str(path), **(onnx_profile(path, pixels) if family == "onnx" else tflite_profile(path))}
+    runtime = formats.RUNTIMES[formats.family_of(path)]
+    return {"file": str(path), **runtime.load("profile")(path, pixels)}

@@ -97,10 +97,12 @@ def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Plan
         elif group.keras and settings.keras:
             notes.append(f"{group.name}: Keras rows skipped: TensorFlow is not installed (pip install 'fmnist[train]')")
         for name, path in group.artifacts.items():
+            opened = Classifier(path, settings.threads[0])  # its manifest read and its file hashed once
+            fmt = opened.format.name if opened.format else f"{path.suffix[1:]}-{opened.precision}"
+            source = opened.manifest.source if opened.manifest else {}
+            macs = group.macs or source.get("training", {}).get("macs")
             for threads in settings.threads:
-                classifier = Classifier(path, threads)
-                fmt = classifier.format.name if classifier.format else f"{path.suffix[1:]}-{classifier.precision}"
-                macs = group.macs or classifier.manifest.get("source", {}).get("training", {}).get("macs")
+                classifier = opened if threads == settings.threads[0] else opened.with_threads(threads)
                 row = Planned(group, name, path, classifier.logits, threads, fmt, classifier.precision, "runtime", macs,
                               "Classifier")  # fmt: skip
                 rows.append(row)

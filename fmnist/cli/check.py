@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from fmnist import formats
-from fmnist.cli.common import err, out, user_errors
+from fmnist.cli.common import ModelArgument, err, out, user_errors
 
 
 def check(
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            help=f"An export or run folder, one of its model files, or a format of the shipped model "
-            f"({formats.names()}); default: the shipped model.",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelArgument = None,
 ) -> None:
     """Run each artifact on the golden images its export kept: exit 1 if a label changed or a
     logit moved by more than its tolerance (one quantisation step for int8)."""

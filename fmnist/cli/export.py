@@ -69,17 +69,16 @@ def export(
     from fmnist.cli.stages import Stages
 
     with user_errors():
-        from fmnist import data
+        from fmnist import data, folders
 
         formats.select(format_names)  # refuse a bad name before TensorFlow's slow import
         data.find(data_dir)
         quiet.silence(verbose)
         with needs_extra("export"):
             from fmnist.export.exporter import export as run_export
-            from fmnist.export.exporter import resolve_model
 
-        model_path = resolve_model(model, runs_dir)
-        out = out_dir or model_path.parent / "export"
+        model_path = folders.trained_model(model, runs_dir)
+        out = out_dir or model_path.parent / folders.EXPORT
         options = ExportOptions(
             calibration_size,
             calibration_method,

@@ -9,20 +9,18 @@ from typing import Annotated
 
 import typer
 
-from fmnist import formats
 from fmnist.cli import views
-from fmnist.cli.common import DataDir, Threads, err, error, needs_extra, until_the_reader_stops, user_errors
-
-ModelOption = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        "-m",
-        show_default=False,
-        help=f"A .onnx or .tflite file, an export folder, or a shipped format ({formats.names()}). "
-        "Default: the shipped int8 model.",
-    ),
-]
+from fmnist.cli.common import (
+    DataDir,
+    ModelArgument,
+    ModelOption,
+    Threads,
+    err,
+    error,
+    needs_extra,
+    until_the_reader_stops,
+    user_errors,
+)
 
 
 def predict(
@@ -45,7 +43,7 @@ def predict(
     An answer whose best class has less than 50 % probability is marked as a low-confidence guess."""
     from fmnist.errors import InputError
     from fmnist.runtime import inputs
-    from fmnist.runtime.classifier import LOW_CONFIDENCE, Classifier
+    from fmnist.runtime.classifier import Classifier
 
     with user_errors():
         classifier = Classifier.load(model, threads)
@@ -61,18 +59,12 @@ def predict(
                     emit({"file": str(path), "error": str(exc).removeprefix(f"{path}: ")})
                 failed += 1
                 continue
-            indices, probs = classifier.top_k(pixels, top_k)
-            for i, (best, p) in enumerate(zip(indices.tolist(), probs.tolist(), strict=True)):
+            for i, answer in enumerate(classifier.answers(pixels, top_k)):
                 name = f"{path}[{i}]" if inputs.is_array_file(path) else str(path)
-                ranked = [
-                    {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
-                    for c, q in zip(best, p, strict=True)
-                ]
-                low = ranked[0]["probability"] < LOW_CONFIDENCE
                 if emit:
-                    emit({"file": name, **ranked[0], "low_confidence": low, "top_k": ranked})
+                    emit({"file": name, **answer})
                 else:
-                    rows.append((name, ranked, low))
+                    rows.append((name, answer))
         if rows:
             views.predictions(rows, f"{classifier.path.name} ({classifier.runtime}, {classifier.precision})")
     views.skipped(found.skipped, verbose)
@@ -87,14 +79,7 @@ def _json_lines(model: str) -> Callable[[dict], None]:
 
 
 def evaluate(
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            help=f"A .onnx or .tflite file, an export folder or a shipped format ({formats.names()}); "
-            "default: the shipped int8 model.",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelArgument = None,
     json_path: Annotated[
         Path | None,
         typer.Option("--json", help="Write the full result (with every prediction) here.", show_default=False),

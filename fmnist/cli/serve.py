@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fmnist.cli.common import Threads, err, needs_extra, user_errors
-from fmnist.cli.predict import ModelOption
+from fmnist.cli.common import ModelOption, Threads, err, needs_extra, user_errors
 
 
 def serve(

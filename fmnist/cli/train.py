@@ -94,14 +94,13 @@ def train(
     from fmnist import quiet
 
     with user_errors():
-        from fmnist import data
+        from fmnist import data, folders
 
         if name is not None and (Path(name).name != name or name in ("", ".", "..")):
             raise FmnistError(f"--name {name!r} must be a plain folder name; use --runs-dir for the place")
         data.find(data_dir)  # a missing dataset or teacher fails before TensorFlow's slow import
         for run in teacher or []:
-            if not (run / "model.keras").is_file():
-                raise FmnistError(f"--teacher {run}: no model.keras; is it a finished `fmnist train` run?")
+            folders.run_model(run, "--teacher")
         given: dict[str, Any] = {
             "epochs": epochs,
             "batch_size": batch_size,

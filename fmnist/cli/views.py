@@ -49,7 +49,7 @@ def artifacts(manifest: dict, out_dir: Path) -> None:
     out.print(table)
 
 
-def predictions(rows: list[tuple[str, list[dict], bool]], title: str) -> None:
+def predictions(rows: list[tuple[str, dict]], title: str) -> None:
     """One row per image: its best class and probability, then the runners-up; a low-confidence
     answer is marked with a question mark."""
     table = Table(title=title, title_justify="left")
@@ -57,12 +57,12 @@ def predictions(rows: list[tuple[str, list[dict], bool]], title: str) -> None:
     table.add_column("class", no_wrap=True)
     table.add_column("probability", justify="right", no_wrap=True)
     table.add_column("runners-up")
-    for name, ranked, low in rows:
-        others = ", ".join(f"{r['class']} {r['probability']:.1%}" for r in ranked[1:])
-        best = f"{ranked[0]['class']}?" if low else ranked[0]["class"]
-        table.add_row(name, best, f"{ranked[0]['probability']:.1%}", others)
+    for name, answer in rows:
+        others = ", ".join(f"{r['class']} {r['probability']:.1%}" for r in answer["top_k"][1:])
+        best = f"{answer['class']}?" if answer["low_confidence"] else answer["class"]
+        table.add_row(name, best, f"{answer['probability']:.1%}", others)
     out.print(table)
-    if any(low for *_, low in rows):
+    if any(answer["low_confidence"] for _, answer in rows):
         out.print("?: a guess, the best class has less than 50 % probability", highlight=False)
 
 

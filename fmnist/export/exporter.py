@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
-import json
 import os
 import shutil
 import tempfile
@@ -24,33 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from fmnist import __version__, contract, data, formats
+from fmnist import __version__, contract, data, folders, formats
 from fmnist.errors import FmnistError
 from fmnist.export import golden
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions, Job
 from fmnist.export.validate import run_artifact, verify
-from fmnist.files import sha256_file, write_json
+from fmnist.files import sha256_file
+from fmnist.folders import Entry, Manifest
 from fmnist.formats import Format
 
 TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy")
-
-
-def resolve_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
-    """A model file from a run dir, a .keras file, or (None) the newest run's model."""
-    if given is None:
-        models = sorted(runs_dir.glob("*/model.keras"), key=lambda p: p.stat().st_mtime)
-        if not models:
-            raise FmnistError(f"no trained model under {runs_dir}/; run `fmnist train` or name a model")
-        return models[-1]
-    if given.is_dir():
-        if not (given / "model.keras").is_file():
-            raise FmnistError(f"{given} has no model.keras; is it a finished `fmnist train` run?")
-        return given / "model.keras"
-    if not given.exists():
-        raise FmnistError(f"{given}: no such file or folder")
-    if given.suffix != ".keras":
-        raise FmnistError(f"{given}: not a Keras model (expected a .keras file or a run folder)")
-    return given
 
 
 def load_keras(path: Path) -> Any:
@@ -84,11 +66,7 @@ def tool_versions() -> dict:
 
 def training_record(model_path: Path) -> dict:
     """How the model was trained (command, seed, architecture), from its run's metrics.json."""
-    path = model_path.parent / "metrics.json"
-    try:
-        metrics = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
+    metrics = folders.run_metrics(model_path.parent)
     keys = ("command", "seed", "arch", "epochs", "best_epoch", "params", "macs")
     return {"training": {k: metrics[k] for k in keys if k in metrics}}
 
@@ -99,30 +77,16 @@ def calibration_images(dataset: data.Dataset, size: int) -> np.ndarray:
     return dataset.x_train[chosen][..., None]
 
 
-def _previous_entries(out_dir: Path, source_sha256: str) -> dict:
+def _previous_entries(old: Manifest | None, source_sha256: str) -> dict[str, Entry]:
     """Entries of the old manifest for the same source whose files are still intact."""
-    path = out_dir / "manifest.json"
-    if not path.exists():
+    if old is None or old.source.get("sha256") != source_sha256:
         return {}
-    try:
-        old = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {}
-    if old.get("source", {}).get("sha256") != source_sha256:
-        return {}
-    return {
-        name: entry
-        for name, entry in old.get("artifacts", {}).items()
-        if (out_dir / entry["file"]).is_file() and sha256_file(out_dir / entry["file"]) == entry["sha256"]
-    }
+    return old.intact()
 
 
-def _refuse_foreign_files(out_dir: Path, asked: list[Format]) -> None:
+def _refuse_foreign_files(out_dir: Path, old: Manifest | None, asked: list[Format]) -> None:
     """Refuse to replace a file that the folder's manifest does not list as an fmnist artifact."""
-    try:
-        listed = {e.get("file") for e in json.loads((out_dir / "manifest.json").read_text())["artifacts"].values()}
-    except (OSError, ValueError, KeyError, AttributeError):
-        listed = set()
+    listed = {e.file for e in old.entries.values()} if old else set()
     for fmt in asked:
         if (out_dir / fmt.file).exists() and fmt.file not in listed:
             raise FmnistError(
@@ -136,30 +100,32 @@ def _converter(fmt: Format) -> Callable[[Job], None]:
     return getattr(importlib.import_module(module), function)
 
 
-def _entry(fmt: Format, target: Path, seconds: float, verified: dict, limits: formats.Limits, job: Job) -> dict:
+def _entry(
+    fmt: Format, target: Path, sha256: str, seconds: float, verified: dict, limits: formats.Limits, job: Job
+) -> Entry:
     options = job.options
-    entry = {
-        "file": fmt.file,
-        "format": fmt.family,
-        "precision": fmt.precision,
-        "bytes": target.stat().st_size,
-        "sha256": sha256_file(target),
-        "export_seconds": round(seconds, 2),
-        "verified": verified,
-        "limits": {k: v for k, v in dataclasses.asdict(limits).items() if v is not None},
-    }
-    if fmt.family == "onnx":
-        entry["opset"] = options.opset
+    extra: dict = {name: getattr(options, name) for name in fmt.runtime.options}
     if job.calibration is not None:
-        method = options.calibration_method.value if fmt.family == "onnx" else "minmax"
-        entry["calibration"] = {"images": len(job.calibration), "method": method, "seed": CALIBRATION_SEED}
-    return entry
+        method = fmt.runtime.calibration or options.calibration_method.value
+        extra["calibration"] = {"images": len(job.calibration), "method": method, "seed": CALIBRATION_SEED}
+    return Entry(
+        format=fmt.name,
+        file=fmt.file,
+        family=fmt.family,
+        precision=fmt.precision,
+        bytes=target.stat().st_size,
+        sha256=sha256,
+        verified=verified,
+        limits={k: v for k, v in dataclasses.asdict(limits).items() if v is not None},
+        export_seconds=round(seconds, 2),
+        extra=extra,
+    )
 
 
 def _manifest(
-    model_path: Path, source_sha256: str, reference_accuracy: float, artifacts: dict, command: str | None
-) -> dict:
-    return {
+    out_dir: Path, model_path: Path, source_sha256: str, reference_accuracy: float, artifacts: dict, command: str | None
+) -> Manifest:
+    header = {
         "contract": contract.VERSION,
         "class_names": list(contract.CLASS_NAMES),
         "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", *contract.INPUT_SHAPE]},
@@ -172,10 +138,10 @@ def _manifest(
         },
         "tools": tool_versions(),
         "command": command,
-        "golden": golden.FILE,
+        "golden": folders.GOLDEN,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "artifacts": {name: artifacts[name] for name in formats.FORMATS if name in artifacts},
     }
+    return Manifest(out_dir, artifacts, header)
 
 
 def export(
@@ -190,7 +156,8 @@ def export(
 ) -> dict:
     """Export `model_path` to each format named in `wanted` into `out_dir`; return the manifest."""
     asked = formats.select(wanted)
-    _refuse_foreign_files(out_dir, asked)
+    old = folders.manifest_or_none(out_dir)
+    _refuse_foreign_files(out_dir, old, asked)
     dataset = data.load(data_dir)
     model = load_keras(model_path)
     source_sha256 = sha256_file(model_path)
@@ -212,8 +179,8 @@ def export(
         stale.unlink(missing_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        entries: dict[str, dict] = {}
-        golden_entries: dict[str, np.ndarray] = {}
+        entries: dict[str, Entry] = {}
+        golden_values: dict[str, folders.GoldenValues] = {}
         for fmt in formats.build_order(asked):
             job = Job(
                 model,
@@ -234,15 +201,17 @@ def export(
             limits = fmt.limits.overridden(options.limits)
             logits = run_artifact(job.target, pixels)
             verified = verify(job.target, logits, limits, reference, dataset.y_test)
-            entries[fmt.name] = _entry(fmt, job.target, seconds, verified, limits, job)
-            golden_entries |= golden.arrays(fmt, job.target, logits[chosen])
-        artifacts = {**_previous_entries(out_dir, source_sha256), **entries}
-        manifest = _manifest(model_path, source_sha256, reference_accuracy, artifacts, command)
+            sha256 = sha256_file(job.target)
+            entries[fmt.name] = _entry(fmt, job.target, sha256, seconds, verified, limits, job)
+            golden_values[fmt.name] = golden.values(fmt, job.target, sha256, logits[chosen])
+        artifacts = {**_previous_entries(old, source_sha256), **entries}
+        manifest = _manifest(out_dir, model_path, source_sha256, reference_accuracy, artifacts, command)
         kept = golden.previous(out_dir, chosen, set(artifacts) - set(entries))
         for name in entries:  # every artifact passed: publish them, the golden vectors, then the manifest
             os.replace(staging / formats.FORMATS[name].file, out_dir / formats.FORMATS[name].file)
-        golden.write(out_dir, pixels, dataset.y_test, chosen, {**kept, **golden_entries})
-        write_json(out_dir / "manifest.json", manifest)
+        images, labels = pixels[chosen], dataset.y_test[chosen]
+        folders.write_golden(out_dir, folders.Golden(images, labels, chosen, {**kept, **golden_values}))
+        folders.write_manifest(manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+    return manifest.to_json()

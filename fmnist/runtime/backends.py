@@ -184,13 +184,9 @@ def read_tflite_metadata(flatbuffer: bytes) -> dict | None:
     return {}
 
 
-# by format family (formats.RUNTIMES)
-BACKENDS: dict[str, Callable[[Path, int | None], Backend]] = {"onnx": OnnxBackend, "tflite": LiteRTBackend}
-
-
 def open_backend(path: str | Path, threads: int | None = None) -> Backend:
     """The backend for a model file, chosen by its family (its suffix)."""
     path = Path(path)
     if not path.is_file():
         raise FmnistError(f"{path}: no such model file")
-    return BACKENDS[formats.family_of(path)](path, threads)
+    return formats.RUNTIMES[formats.family_of(path)].load("backend")(path, threads)

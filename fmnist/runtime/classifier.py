@@ -1,7 +1,7 @@
 """`Classifier`: one exported artifact behind predict / predict_proba / top_k.
 
     clf = Classifier.load()                     # the shipped int8 model
-    clf = Classifier.load("runs/edge/export")   # the best artifact of an export folder
+    clf = Classifier.load("runs/edge")          # the best artifact of a run's (or an export) folder
     labels = clf.predict(pixels)                # uint8 [N,28,28,1], [N,28,28] or [28,28]
 
 The artifact's runtime comes from its format (`fmnist.formats`), never from TensorFlow.
@@ -9,13 +9,13 @@ The artifact's runtime comes from its format (`fmnist.formats`), never from Tens
 
 from __future__ import annotations
 
-import json
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fmnist import contract, formats
+from fmnist import contract, folders, formats
 from fmnist.errors import FmnistError
 from fmnist.files import sha256_file
 from fmnist.runtime.backends import open_backend
@@ -23,61 +23,8 @@ from fmnist.runtime.backends import open_backend
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
 CHUNK = 1024  # images per backend call: bounds the memory of a large input
 LOW_CONFIDENCE = 0.5  # a best class less probable than this is a guess, and is marked as one
-
-
-def resolve(model: str | Path | None = None) -> Path:
-    """The artifact file meant by `model`: a .onnx/.tflite file, an export folder (its preferred
-    artifact that an installed runtime can run), a format name of the shipped model, or None
-    (the shipped model)."""
-    if model is None or (str(model) in formats.FORMATS and not Path(model).exists()):
-        folder, wanted = DEFAULT_MODEL_DIR, None if model is None else formats.FORMATS[str(model)]
-    else:
-        folder, wanted = Path(model), None
-        if not folder.is_dir():
-            if not folder.exists():
-                shipped = ", ".join(f.name for f in formats.FORMATS.values() if (DEFAULT_MODEL_DIR / f.file).is_file())
-                raise FmnistError(
-                    f"{model}: no such model file or folder, nor a format of the shipped model ({shipped})"
-                )
-            return folder
-    present = sorted((f for f in formats.FORMATS.values() if (folder / f.file).is_file()), key=lambda f: f.preference)
-    if wanted:
-        if wanted not in present:
-            raise FmnistError(
-                f"the shipped model has no {wanted.name} artifact; it has {', '.join(f.name for f in present)}"
-            )
-        return folder / wanted.file
-    if not present:
-        raise FmnistError(
-            f"{folder}: no model file of any format ({', '.join(f.file for f in formats.FORMATS.values())})"
-        )
-    runnable = [f for f in present if formats.installed(f.family)]
-    if not runnable:
-        needed = {f.runtime for f in present}
-        raise FmnistError(
-            f"{folder}: no runtime installed for its models; "
-            + " or ".join(f"pip install 'fmnist[{r.extra}]' ({r.name})" for r in needed)
-        )
-    return folder / runnable[0].file
-
-
-def manifest_entry(path: Path) -> dict:
-    """The manifest.json entry (plus its top-level fields) describing this exact file, or {}."""
-    manifest_path = path.with_name("manifest.json")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        entries = manifest["artifacts"].values()
-    except (OSError, ValueError, KeyError, AttributeError):
-        return {}
-    digest = sha256_file(path)
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("file") == path.name and entry.get("sha256") == digest:
-            top = {key: manifest[key] for key in ("contract", "class_names") if key in manifest}
-            return {**top, "source": manifest.get("source", {}), **entry}
-    return {}
 
 
 def as_pixels(pixels: npt.ArrayLike) -> np.ndarray:
@@ -111,17 +58,26 @@ class Classifier:
         self.path = Path(path)
         self.backend = open_backend(self.path, threads)
         self.runtime = self.backend.runtime
-        self.manifest = manifest_entry(self.path)
-        # the manifest's entry for this very file (its sha256), else the file's own metadata
-        metadata = self.manifest or self.backend.metadata or {}
+        # the manifest beside the file when it lists this very file (its sha256), else the file's own metadata
+        manifest = folders.manifest_or_none(self.path.parent)
+        self.entry = manifest.entry_for(self.path, sha256_file(self.path)) if manifest else None
+        self.manifest = manifest if self.entry else None
+        metadata = {**self.manifest.header, "precision": self.entry.precision} if self.manifest and self.entry else {}
+        metadata = metadata or self.backend.metadata or {}
         self.class_names: tuple[str, ...] = contract.check_metadata(self.path, metadata)
-        self.precision: str = metadata.get("precision") or self.manifest.get("precision", "unknown")
+        self.precision: str = metadata.get("precision", "unknown")
         self.format = formats.find(formats.family_of(self.path), self.precision)
+
+    def with_threads(self, threads: int | None) -> Classifier:
+        """The same model and records on a backend of its own with this many threads."""
+        twin = copy.copy(self)
+        twin.backend = open_backend(self.path, threads)
+        return twin
 
     @classmethod
     def load(cls, model: str | Path | None = None, threads: int | None = None) -> Classifier:
-        """Open a model file, an export folder, a shipped format name, or (None) the shipped model."""
-        return cls(resolve(model), threads)
+        """Open a model file, an export or run folder, a shipped format name, or (None) the shipped model."""
+        return cls(folders.locate(model).runnable(), threads)
 
     def logits(self, pixels: npt.ArrayLike) -> np.ndarray:
         """float32 [N, 10] logits (int8 outputs dequantised)."""
@@ -147,6 +103,17 @@ class Classifier:
         proba = self.predict_proba(pixels)
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         return order, np.take_along_axis(proba, order, axis=1)
+
+    def answers(self, pixels: npt.ArrayLike, k: int = 3) -> list[dict]:
+        """Per image, what `fmnist predict --json` and `fmnist serve` answer: the best class (name,
+        label, probability rounded to 6 decimals), whether it is a low-confidence guess, and the k best."""
+        indices, probs = self.top_k(pixels, k)
+        found = []
+        for best, p in zip(indices.tolist(), probs.tolist(), strict=True):
+            named = zip(best, p, strict=True)
+            ranked = [{"class": self.class_names[c], "label": c, "probability": round(q, 6)} for c, q in named]
+            found.append({**ranked[0], "low_confidence": ranked[0]["probability"] < LOW_CONFIDENCE, "top_k": ranked})
+        return found
 
     def __repr__(self) -> str:
         return f"Classifier({str(self.path)!r}, runtime={self.runtime!r}, precision={self.precision!r})"

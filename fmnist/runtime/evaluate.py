@@ -16,7 +16,6 @@ def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> 
     predicted = classifier.predict(pixels)
     seconds = time.perf_counter() - started
     matrix = confusion_matrix(labels, predicted)
-    verified = classifier.manifest.get("verified", {})
     scores = per_class_scores(matrix)
     return {
         "model": str(classifier.path),
@@ -24,7 +23,7 @@ def evaluate(classifier: Classifier, pixels: np.ndarray, labels: np.ndarray) -> 
         "precision": classifier.precision,
         "images": len(labels),
         "accuracy": float((predicted == labels).mean()),
-        "manifest_accuracy": verified.get("accuracy"),
+        "manifest_accuracy": classifier.entry.verified.get("accuracy") if classifier.entry else None,
         "per_class_accuracy": per_class_accuracy(matrix),
         "per_class": scores,
         "macro_f1": float(sum(s["f1"] for s in scores.values()) / len(matrix)),

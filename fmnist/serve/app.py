@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fmnist.errors import InputError
 from fmnist.runtime import inputs
-from fmnist.runtime.classifier import LOW_CONFIDENCE, Classifier
+from fmnist.runtime.classifier import Classifier
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -163,13 +163,8 @@ def _classify(classifier: Classifier, uploads: list[tuple[str, bytes]], k: int, 
     good = [r for r in results if "error" not in r]
     if good:
         batch = np.stack(decoded)
-        indices, probs = classifier.top_k(batch, k)
-        for result, image, best, p in zip(good, batch, indices.tolist(), probs.tolist(), strict=True):
-            ranked = [
-                {"class": classifier.class_names[c], "label": c, "probability": round(q, 6)}
-                for c, q in zip(best, p, strict=True)
-            ]
-            result |= {**ranked[0], "low_confidence": ranked[0]["probability"] < LOW_CONFIDENCE, "top_k": ranked}
+        for result, image, answer in zip(good, batch, classifier.answers(batch, k), strict=True):
+            result |= answer
             if pixels:
                 result["pixels"] = image.reshape(-1).tolist()
     return results

@@ -9,14 +9,13 @@ beside the training step.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from fmnist import contract
+from fmnist import contract, folders
 from fmnist.errors import FmnistError
 
 
@@ -24,9 +23,7 @@ def teachers(runs: Sequence[str]) -> Callable[[Any], Any]:
     """The mean logits of each run's model.keras, as a function of a uint8 image batch."""
     models = []
     for run in map(Path, runs):
-        path = run / "model.keras"
-        if not path.is_file():
-            raise FmnistError(f"--teacher {run}: no model.keras; is it a finished `fmnist train` run?")
+        path = folders.run_model(run, "--teacher")
         model = keras.models.load_model(path, compile=False, safe_mode=True)
         if tuple(model.outputs[0].shape)[1:] != (contract.NUM_CLASSES,):
             raise FmnistError(f"--teacher {run}: its model does not return {contract.NUM_CLASSES} logits")
@@ -38,10 +35,7 @@ def records(teachers: Sequence[str]) -> list[dict]:
     """Each teacher run's folder, architecture and test accuracy, from its metrics.json."""
     found = []
     for run in map(Path, teachers):
-        try:
-            metrics = json.loads((run / "metrics.json").read_text())
-        except (OSError, ValueError):
-            metrics = {}
+        metrics = folders.run_metrics(run)
         found.append({"run": str(run), "arch": metrics.get("arch"), "test_accuracy": metrics.get("test_accuracy")})
     return found
 

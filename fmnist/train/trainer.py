@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from rich.console import Console
 
-from fmnist import data, machine, plots
+from fmnist import data, folders, machine, plots
 from fmnist.errors import FmnistError
 from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
@@ -56,8 +56,8 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dic
                 f"{run_dir} holds a run with other settings ({'; '.join(diff)}); rerun with its "
                 "settings to resume it, choose another --name, or pass --overwrite"
             )
-    if (run_dir / "metrics.json").exists():
-        return json.loads((run_dir / "metrics.json").read_text())
+    if (run_dir / folders.METRICS).exists():
+        return json.loads((run_dir / folders.METRICS).read_text())
     write_json(config_path, config.record())
     return None
 
@@ -231,9 +231,9 @@ def train(
     )
     probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits[:15]))
     plots.prediction_grid(dataset.x_test[:15], dataset.y_test[:15], probabilities, plot_dir / "predictions.png")
-    with atomic_path(run_dir / "model.keras") as tmp:
+    with atomic_path(run_dir / folders.MODEL) as tmp:
         model.save(tmp)
-    write_json(run_dir / "metrics.json", metrics)  # last: its presence marks a finished run
+    write_json(run_dir / folders.METRICS, metrics)  # last: its presence marks a finished run
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     best_path.unlink(missing_ok=True)  # model.keras holds these weights now
     return metrics

@@ -14,6 +14,7 @@ import urllib.request
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pi_emulated import report
 from pi_emulated.compare import compare_evaluations, compare_predictions
@@ -23,6 +24,9 @@ from pi_emulated.target import CPUS, EXTRAS, GLIBC, PYTHON, ROOT, SUITE, CheckFa
 from pi_emulated.userland import build_sysroot, qemu
 from pi_emulated.wheels import build_site, check_resolution, pip, resolve
 
+if TYPE_CHECKING:
+    import numpy
+
 PREDICTED = ("tflite-int8", "onnx-int8", "onnx")
 EVALUATED = ("onnx", "tflite-int8")  # the slowest under emulation first
 IDX_IMAGES = 64
@@ -31,7 +35,7 @@ SERVE_WAIT = 180  # seconds an emulated service may take to answer its first req
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if p.suffix != ".md")
 
 
-def write_idx(path: Path, images) -> Path:
+def write_idx(path: Path, images: numpy.ndarray) -> Path:
     """An IDX3 file of uint8 [N, 28, 28] images, as `fmnist predict` reads them."""
     path.write_bytes(
         (0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in images.shape) + images.tobytes()
@@ -136,9 +140,8 @@ class Run:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=60)
         if answer != expected:
-            problems.append(
-                f"serve on {cpu}: answered {answer!r}, x86 says {expected!r} ({process.stderr.read()[-500:]})"
-            )
+            said = process.stderr.read()[-500:] if process.stderr else ""
+            problems.append(f"serve on {cpu}: answered {answer!r}, x86 says {expected!r} ({said})")
         if code or not probe.stat().st_size:
             problems.append(f"serve on {cpu}: exit code {code} after SIGTERM")
         else:
@@ -146,8 +149,8 @@ class Run:
         return {"check": "serve (one photo over HTTP)", "cpu": cpu, "answer": answer, "problems": problems}
 
     def bench(self, machines: Machines, cpu: str) -> dict:
+        from fmnist import folders
         from fmnist.machine import ARM_PARTS
-        from fmnist.runtime.classifier import DEFAULT_MODEL_DIR
 
         self.step(f"bench --quick, {cpu} (accuracy on {BENCH_IMAGES:,} images, no cold start)")
         emulated, probe = machines.run(
@@ -169,7 +172,7 @@ class Run:
         )
         report = json.loads((self.out / "bench/bench.json").read_text())
         shipped = {
-            f"default/{name}" for name in json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())["artifacts"]
+            f"default/{name}" for name in json.loads((folders.SHIPPED / "manifest.json").read_text())["artifacts"]
         }
         problems = check_probe(probe, f"bench on {cpu}")
         if {row["artifact"] for row in report["rows"]} != shipped:
