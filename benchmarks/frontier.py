@@ -15,30 +15,34 @@ import argparse
 import json
 from pathlib import Path
 
-FORMAT, CALL = "tflite-int8", "Classifier"  # the artifact an edge device runs, as fmnist runs it
+from fmnist import folders
+from fmnist.bench.row import CLASSIFIER, Row
+
+FORMAT = "tflite-int8"  # the artifact an edge device runs, through Classifier as fmnist runs it
 
 
 def rows(bench: dict) -> list[dict]:
     """One row per bench group's int8 TFLite artifact at its fewest threads, with its training record."""
-    fewest = min(r["threads"] for r in bench["rows"] if r["threads"])
+    measured = [Row.from_json(r) for r in bench["rows"]]
+    fewest = min(r.threads for r in measured if r.threads)
     found = []
-    for row in bench["rows"]:
-        if row["format"] != FORMAT or row.get("call", CALL) != CALL or row["threads"] != fewest:
+    for row in measured:
+        if row.format != FORMAT or row.call != CLASSIFIER or row.threads != fewest:
             continue
-        manifest = json.loads((Path(row["file"]).parent / "manifest.json").read_text())
-        source = manifest["source"]
+        manifest = folders.read_manifest(Path(row.file).parent)
+        source = manifest.source
         training = source.get("training", {})
         found.append(
             {
-                "model": row["artifact"].split("/")[0],
+                "model": row.model,
                 "arch": training.get("arch"),
                 "params": training.get("params"),
                 "macs": training.get("macs"),
                 "float_accuracy": source["test_accuracy"],
-                "int8_accuracy": manifest["artifacts"][FORMAT]["verified"]["accuracy"],
-                "p50_us": row["latency_us"]["p50"],
-                "min_us": row["latency_us"]["min"],
-                "bytes": row["bytes"],
+                "int8_accuracy": manifest.entries[FORMAT].verified["accuracy"],
+                "p50_us": row.latency_us["p50"],
+                "min_us": row.latency_us["min"],
+                "bytes": row.bytes,
                 "command": training.get("command"),
             }
         )

@@ -17,6 +17,8 @@ from fmnist.files import atomic_path
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from fmnist.bench.row import Row
+
 
 def _save(fig: Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
@@ -87,17 +89,14 @@ def prediction_grid(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, p
 MARKERS = "XPos^Dv<>*"
 
 
-def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | None = None) -> list[Path]:
+def bench(rows: list[Row], batches: list[str], out_dir: Path, warning: str | None = None) -> list[Path]:
     """Three benchmark plots: latency per format and batch; accuracy against latency and size.
     `warning` (an emulated run) heads each plot."""
-    labels = [
-        f"{r['artifact']} ×{r['threads'] or 'auto'}{' runtime call' if r.get('call') == 'runtime' else ''}"
-        for r in rows
-    ]
+    labels = [f"{r.artifact} ×{r.threads or 'auto'}{' runtime call' if r.call == 'runtime' else ''}" for r in rows]
     fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(rows) + 3), 4.5))
     width = 0.8 / len(batches)
     for i, batch in enumerate(batches):
-        per_image = [1e6 / r["throughput"][batch] for r in rows]
+        per_image = [1e6 / r.throughput[batch] for r in rows]
         ax.bar(np.arange(len(rows)) + i * width, per_image, width, label=f"batch {batch}")
     ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2, labels, rotation=40, ha="right", fontsize=8)
     ax.set(yscale="log", ylabel="µs per image (median call / batch)", title="latency per format and batch size")
@@ -105,24 +104,24 @@ def bench(rows: list[dict], batches: list[str], out_dir: Path, warning: str | No
     ax.legend()
     paths = [out_dir / "latency.png"]
     _save(fig, paths[0])
-    groups = list(dict.fromkeys(r["artifact"].split("/")[0] for r in rows))
-    kinds = list(dict.fromkeys(r["artifact"].split("/", 1)[1] for r in rows))  # a marker per format
-    fewest = min((r["threads"] for r in rows if r["threads"]), default=0)
-    shown = [r for r in rows if r["threads"] in (0, fewest) and r.get("call") != "runtime"]  # one point per artifact
+    groups = list(dict.fromkeys(r.model for r in rows))
+    kinds = list(dict.fromkeys(r.artifact.split("/", 1)[1] for r in rows))  # a marker per format
+    fewest = min((r.threads for r in rows if r.threads), default=0)
+    shown = [r for r in rows if r.threads in (0, fewest) and r.call != "runtime"]  # one point per artifact
     for key, xlabel, name in (
         (
-            lambda r: r["latency_us"]["p50"],
+            lambda r: r.latency_us["p50"],
             f"batch-1 latency p50 (µs, log; {fewest or 'auto'} thread)",
             "accuracy_vs_latency.png",
         ),
-        (lambda r: r["bytes"] / 1024, "file size (KiB, log)", "accuracy_vs_size.png"),
+        (lambda r: r.bytes / 1024, "file size (KiB, log)", "accuracy_vs_size.png"),
     ):
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
         for row in shown:
-            group, kind = row["artifact"].split("/", 1)
+            group, kind = row.artifact.split("/", 1)
             ax.scatter(
                 key(row),
-                100 * row["accuracy"],
+                np.nan if row.accuracy is None else 100 * row.accuracy,  # not scored: not drawn
                 color=f"C{groups.index(group) % 10}",
                 marker=MARKERS[kinds.index(kind) % len(MARKERS)],
                 s=50,

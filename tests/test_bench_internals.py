@@ -12,6 +12,7 @@ import pytest
 
 from fmnist.bench import cold_start, measure, report
 from fmnist.bench.process import ProcessRun
+from fmnist.bench.row import Row
 
 
 class Clock:
@@ -88,7 +89,9 @@ def test_cells_follow_the_headers_and_show_a_dash_for_what_was_not_measured():
     result = _report()
     names = report.headers(["1", "256"])
     assert names[-5:] == ["img/s @1", "img/s @256", "cold ms", "RSS MB", "GMAC/s"]
-    keras, tflite, bare = (dict(zip(names, report.cells(r, ["1", "256"]), strict=True)) for r in result["rows"])
+    keras, tflite, bare = (
+        dict(zip(names, report.cells(Row.from_json(r), ["1", "256"]), strict=True)) for r in result["rows"]
+    )
     assert (tflite["call"], bare["call"], bare["cold ms"]) == ("Classifier", "runtime", "–")  # no call: Classifier
     assert tflite["size"] == "62 KiB" and tflite["Δ acc"] == "+0.04 pp" and tflite["agreement"] == "99.70%"
     assert tflite["p50 µs"] == "26.8" and tflite["min–max µs"] == "26–167" and tflite["img/s @256"] == "91,825"
@@ -176,3 +179,19 @@ def test_throughput_scales_the_budget_to_the_batch_and_rounds_to_a_tenth(monkeyp
     ramp.seen.clear()
     measure.throughput(ramp.infer, IMAGES, 256, measure.Budget(iterations=640, warmup=100, seconds=60))
     assert len(ramp.seen) == 2 + measure.MIN_CALLS  # never fewer than these
+
+
+def test_a_bench_row_reads_back_what_it_wrote_and_older_reports():
+    from fmnist.errors import FmnistError
+
+    row = Row(
+        "edge/tflite-int8", "tflite-int8", 1, {"p50": 20.0}, {"1": 50000.0}, accuracy=0.93, latency_samples_us=[20.0]
+    )
+    assert Row.from_json(row.to_json()) == row
+    assert row.key == ("edge", "tflite-int8", "Classifier", 1) and row.model == "edge"
+    older = {k: v for k, v in row.to_json().items() if k not in ("call", "latency_samples_us")} | {"unknown": 1}
+    assert Row.from_json(older) == Row(**{**row.to_json(), "latency_samples_us": []})
+    with pytest.raises(
+        FmnistError, match=r"^not a bench report row: missing 1 required positional argument: 'threads'$"
+    ):
+        Row.from_json({k: v for k, v in row.to_json().items() if k != "threads"})

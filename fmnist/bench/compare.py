@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fmnist.bench.row import Row
 from fmnist.errors import FmnistError
 
 RESAMPLES = 2000
@@ -58,10 +59,6 @@ def load(path: Path) -> dict:
     return report
 
 
-def key(row: dict) -> tuple[str, str, str, int]:
-    return row["artifact"].split("/")[0], row["format"], row.get("call", "Classifier"), row["threads"]
-
-
 def _medians(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     picks = [rng.choice(samples, size=(CHUNK, len(samples))) for _ in range(RESAMPLES // CHUNK)]
     return np.concatenate([np.median(p, axis=1) for p in picks])
@@ -77,25 +74,25 @@ def interval(base: list[float], new: list[float]) -> tuple[float, float]:
 
 def changes(base: dict, new: dict) -> list[Change]:
     """Every row the two reports share, in the new report's order."""
-    before = {key(row): row for row in base["rows"]}
+    before = {row.key: row for row in map(Row.from_json, base["rows"])}
     found = []
-    for row in new["rows"]:
-        old = before.get(key(row))
+    for row in map(Row.from_json, new["rows"]):
+        old = before.get(row.key)
         if old is None:
             continue
         low = high = None
-        if old.get("latency_samples_us") and row.get("latency_samples_us"):
-            low, high = interval(old["latency_samples_us"], row["latency_samples_us"])
-        shared = [b for b in row["throughput"] if b in old["throughput"]]
+        if old.latency_samples_us and row.latency_samples_us:
+            low, high = interval(old.latency_samples_us, row.latency_samples_us)
+        shared = [b for b in row.throughput if b in old.throughput]
         found.append(
             Change(
-                key(row),
-                old["latency_us"]["p50"],
-                row["latency_us"]["p50"],
-                row["latency_us"]["p50"] / old["latency_us"]["p50"],
+                row.key,
+                old.latency_us["p50"],
+                row.latency_us["p50"],
+                row.latency_us["p50"] / old.latency_us["p50"],
                 low,
                 high,
-                {b: row["throughput"][b] / old["throughput"][b] for b in shared},
+                {b: row.throughput[b] / old.throughput[b] for b in shared},
             )
         )
     return found

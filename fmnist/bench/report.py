@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+from fmnist.bench.row import Row
 from fmnist.files import atomic_path, write_json
 
 COLUMNS = [
@@ -38,36 +39,31 @@ def _warning(report: dict) -> str | None:
     return emulated and f"EMULATED ({emulated}): timings and memory are the emulator's, not the emulated CPU's"
 
 
-def call(row: dict) -> str:
-    """How the row's artifact was called (reports from before this field: through Classifier)."""
-    return row.get("call", "Classifier")
-
-
 def _pct(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "–"
     return f"{100 * value:+.2f} pp" if signed else f"{value:.2%}"
 
 
-def cells(row: dict, batches: list[str]) -> list[str]:
+def cells(row: Row, batches: list[str]) -> list[str]:
     """One row of the table as text, in COLUMNS order, then images/s per batch, cold start, RSS, GMAC/s."""
-    lat = row["latency_us"]
+    lat = row.latency_us
     return [
-        row["artifact"],
-        call(row),
-        str(row["threads"] or "auto"),
-        f"{row['bytes'] / 1024:,.0f} KiB",
-        _pct(row["accuracy"]),
-        _pct(row["delta_accuracy"], signed=True),
-        _pct(row["agreement"]),
+        row.artifact,
+        row.call,
+        str(row.threads or "auto"),
+        f"{row.bytes / 1024:,.0f} KiB",
+        _pct(row.accuracy),
+        _pct(row.delta_accuracy, signed=True),
+        _pct(row.agreement),
         f"{lat['p50']:,.1f}",
         f"{lat['p90']:,.1f}",
         f"{lat['p99']:,.1f}",
         f"{lat['min']:,.0f}–{lat['max']:,.0f}",
-        *(f"{row['throughput'][b]:,.0f}" for b in batches),
-        "–" if row["cold_start_ms"] is None else f"{row['cold_start_ms']:,.0f}",
-        "–" if row["peak_rss_mb"] is None else f"{row['peak_rss_mb']:,.0f}",
-        "–" if row["gmacs"] is None else f"{row['gmacs']:,.1f}",
+        *(f"{row.throughput[b]:,.0f}" for b in batches),
+        "–" if row.cold_start_ms is None else f"{row.cold_start_ms:,.0f}",
+        "–" if row.peak_rss_mb is None else f"{row.peak_rss_mb:,.0f}",
+        "–" if row.gmacs is None else f"{row.gmacs:,.1f}",
     ]
 
 
@@ -107,8 +103,8 @@ def rich_tables(report: dict) -> list:
         table = Table(title=f"{_warning(report)}\n{title}" if emulated else title, title_justify="left")
         for i, name in enumerate(columns):
             table.add_column(_shown(name, emulated), justify="left" if i < 2 else "right", no_wrap=True)
-        for row in report["rows"]:
-            if "accuracy" in columns and call(row) == "runtime":  # the same file as its Classifier row
+        for row in map(Row.from_json, report["rows"]):
+            if "accuracy" in columns and row.call == "runtime":  # the same file as its Classifier row
                 continue
             values = dict(zip(names, cells(row, batches), strict=True))
             table.add_row(*(values[c] for c in columns))
@@ -165,7 +161,7 @@ def markdown(report: dict) -> str:
         "| " + " | ".join(shown) + " |",
         "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers(batches)))) + "|",
     ]
-    lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in report["rows"]]
+    lines += ["| " + " | ".join(cells(row, batches)) + " |" for row in map(Row.from_json, report["rows"])]
     subset = f"Accuracy on {_subset(report)}. " if _subset(report) else ""
     lines += [
         "",
@@ -207,11 +203,11 @@ def flat_csv(report: dict) -> str:
         + [f"images_per_s_batch_{b}" for b in batches]
         + ["emulated"]
     )
-    for row in report["rows"]:
+    for row in map(Row.from_json, report["rows"]):
         writer.writerow(
-            [call(row) if k == "call" else row[k] for k in keys]
-            + [row["latency_us"][k] for k in ("p50", "p90", "p99", "min", "max")]
-            + [row["throughput"][b] for b in batches]
+            [getattr(row, k) for k in keys]
+            + [row.latency_us[k] for k in ("p50", "p90", "p99", "min", "max")]
+            + [row.throughput[b] for b in batches]
             + [report["machine"].get("emulated") or ""]
         )
     return buffer.getvalue()
@@ -226,7 +222,8 @@ def write(report: dict, out_dir: Path) -> list[Path]:
         report["notes"].append("plots skipped: matplotlib is not installed (pip install 'fmnist[plot]')")
         written = []
     else:
-        written = plots.bench(report["rows"], report["settings"]["batches"], out_dir, _warning(report))
+        rows = [Row.from_json(r) for r in report["rows"]]
+        written = plots.bench(rows, report["settings"]["batches"], out_dir, _warning(report))
         if report.get("profile"):
             written.append(plots.profile(report["profile"], out_dir / "profile.png"))
     if report.get("profile"):

@@ -18,6 +18,7 @@ import numpy as np
 from fmnist import machine
 from fmnist.bench import cold_start, measure
 from fmnist.bench import profile as profiling
+from fmnist.bench.row import CLASSIFIER, Row
 from fmnist.bench.targets import Group
 from fmnist.errors import FmnistError
 from fmnist.runtime.classifier import Classifier
@@ -104,7 +105,7 @@ def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Plan
             for threads in settings.threads:
                 classifier = opened if threads == settings.threads[0] else opened.with_threads(threads)
                 row = Planned(group, name, path, classifier.logits, threads, fmt, classifier.precision, "runtime", macs,
-                              "Classifier")  # fmt: skip
+                              CLASSIFIER)  # fmt: skip
                 rows.append(row)
                 if threads == settings.threads[0]:
                     bare = classifier.backend.bare()
@@ -162,28 +163,27 @@ def run(
         step(f"{label}: cold start")
         cold = row.cold_start and cold_start.measure(row.cold_start, row.path, row.threads, settings.cold_starts)
         accuracy = float((predicted == labels).mean())
-        rows.append(
-            {
-                "artifact": f"{row.group.name}/{row.name}",
-                "call": row.call,
-                "file": str(row.path),
-                "format": row.format,
-                "precision": row.precision,
-                "threads": row.threads,
-                "bytes": row.path.stat().st_size,
-                "accuracy": accuracy,
-                "reference": reference_name,
-                "delta_accuracy": None if reference is None else accuracy - float((reference == labels).mean()),
-                "agreement": None if reference is None else float((predicted == reference).mean()),
-                "latency_us": latency.summary(),
-                "latency_samples_us": list(latency.samples),
-                "throughput": speed,
-                "cold_start_ms": cold and cold.ms,
-                "peak_rss_mb": cold and cold.peak_rss_mb,
-                "macs": row.macs,
-                "gmacs": None if not row.macs else round(row.macs * max(speed.values()) / 1e9, 2),
-            }
+        measured = Row(
+            artifact=f"{row.group.name}/{row.name}",
+            call=row.call,
+            file=str(row.path),
+            format=row.format,
+            precision=row.precision,
+            threads=row.threads,
+            bytes=row.path.stat().st_size,
+            accuracy=accuracy,
+            reference=reference_name,
+            delta_accuracy=None if reference is None else accuracy - float((reference == labels).mean()),
+            agreement=None if reference is None else float((predicted == reference).mean()),
+            latency_us=latency.summary(),
+            throughput=speed,
+            cold_start_ms=cold.ms if cold else None,
+            peak_rss_mb=cold.peak_rss_mb if cold else None,
+            macs=row.macs,
+            gmacs=None if not row.macs else round(row.macs * max(speed.values()) / 1e9, 2),
+            latency_samples_us=list(latency.samples),
         )
+        rows.append(measured.to_json())
     profiles = {}
     for label, path in profiled.items():
         step(f"{label}: operators")
