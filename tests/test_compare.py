@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,41 @@ def test_rows_match_by_model_format_call_and_threads_and_keep_both_medians():
     onnx = found[0]
     assert (onnx.base_p50, onnx.new_p50) == (base["rows"][0]["latency_us"]["p50"], new["rows"][2]["latency_us"]["p50"])
     assert onnx.ratio == onnx.new_p50 / onnx.base_p50
+
+
+def test_a_report_is_loaded_or_refused_with_the_reason(tmp_path):
+    good = report(BASE, 1)
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    assert compare.load(tmp_path / "good.json") == good
+    refusals = {
+        "broken.json": ("{ not json", "Expecting property name enclosed in double quotes: line 1 column 3 (char 2)"),
+        "list.json": ("[]", "no rows or no machine"),
+        "rowless.json": (json.dumps({"machine": {"cpu": "x"}, "rows": {}}), "no rows or no machine"),
+        "machineless.json": (json.dumps({"machine": {}, "rows": []}), "no rows or no machine"),
+    }
+    for name, (text, reason) in refusals.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(compare.FmnistError) as refused:
+            compare.load(tmp_path / name)
+        assert str(refused.value) == f"{tmp_path / name}: not an fmnist bench report (bench.json): {reason}"
+    with pytest.raises(
+        compare.FmnistError, match=r"missing.json: not an fmnist bench report \(bench.json\): \[Errno 2\]"
+    ):
+        compare.load(tmp_path / "missing.json")
+
+
+def test_the_json_names_each_report_its_machine_and_every_change():
+    base, new, newer = report(BASE, 1), report(NEW, 2), report(NEW, 3, cpu="Raspberry Pi 5")
+    found = [compare.changes(base, new), compare.changes(base, newer)]
+    written = compare.to_json([(Path("a.json"), base), (Path("b.json"), new), (Path("c.json"), newer)], found)
+    assert written["base"] == {"report": "a.json", "machine": base["machine"]}
+    assert [c["report"] for c in written["compared"]] == ["b.json", "c.json"]
+    assert written["compared"][1]["machine"] == {"cpu": "Raspberry Pi 5", "cores": 2}
+    first = written["compared"][0]["rows"][0]
+    change = found[0][0]
+    assert first == {
+        "key": ["edge", "onnx", "Classifier", 1], "base_p50": change.base_p50, "new_p50": change.new_p50,
+        "ratio": change.ratio, "low": change.low, "high": change.high, "throughput": change.throughput,
+        "verdict": "faster",
+    }  # fmt: skip
+    assert json.loads(json.dumps(written)) == written

@@ -98,3 +98,12 @@ def test_one_registry_entry_is_all_export_runtime_and_bench_need(tiny_run, real_
     report = suite.run([group], real_data.x_test[..., None], real_data.y_test, settings)
     row = next(r for r in report["rows"] if r["format"] == "tflite-fp16")
     assert row["precision"] == "float16" and row["agreement"] >= 0.99
+
+
+def test_a_format_is_got_by_name_or_refused_with_the_choices():
+    from fmnist import formats
+
+    assert formats.get("onnx-int8") is FORMATS["onnx-int8"]
+    with pytest.raises(FmnistError) as refused:
+        formats.get("onyx")
+    assert str(refused.value) == "unknown format 'onyx'; choose from onnx, onnx-int8, tflite, tflite-int8"

@@ -15,6 +15,7 @@ from photos import KINDS, decompression_bomb, write_photo
 from fmnist import CLASS_NAMES, folders
 from fmnist.errors import ContractError, FmnistError
 from fmnist.runtime import Classifier, InputError, inputs, load_image
+from fmnist.runtime.classifier import LOW_CONFIDENCE as LOW
 
 SHIPPED = ["tflite-int8", "onnx-int8", "onnx"]
 
@@ -444,3 +445,41 @@ def test_probabilities_hold_for_logits_far_apart_and_top_k_gives_three_by_defaul
     assert proba[0].tolist() == [1] + [0] * 9 and proba[1].argmax() == 1 and proba[1].sum() == pytest.approx(1)
     classes, probs = Classifier.load().top_k(np.zeros((2, 28, 28), np.uint8))
     assert classes.shape == probs.shape == (2, 3)
+
+
+@needs_data
+def test_the_answer_per_image_is_the_best_class_its_confidence_and_the_k_best(real_data):
+    classifier = Classifier.load("tflite-int8")
+    proba = classifier.predict_proba(real_data.x_test[:2000])
+    unsure = int(np.flatnonzero(proba.max(1) < LOW)[0])  # an image the model is unsure of
+    chosen = [0, 1, unsure]
+    for k in (1, 3, 10):
+        for answer, p in zip(classifier.answers(real_data.x_test[chosen], k), proba[chosen], strict=True):
+            order = np.argsort(-p, kind="stable")[:k]
+            ranked = [{"class": CLASS_NAMES[c], "label": int(c), "probability": round(float(p[c]), 6)} for c in order]
+            assert answer == {**ranked[0], "low_confidence": bool(p.max() < LOW), "top_k": ranked}
+    assert [a["low_confidence"] for a in classifier.answers(real_data.x_test[chosen])] == [False, False, True]
+    assert classifier.answers(real_data.x_test[:0]) == []
+
+
+def test_a_classifier_on_other_threads_keeps_its_model_and_records(real_data):
+    one = Classifier.load("onnx", threads=1)
+    two = one.with_threads(2)
+    assert two.backend is not one.backend and two.backend.session.get_session_options().intra_op_num_threads == 2
+    assert one.backend.session.get_session_options().intra_op_num_threads == 1
+    assert (two.path, two.entry, two.manifest, two.class_names, two.format) == (
+        one.path, one.entry, one.manifest, one.class_names, one.format,
+    )  # fmt: skip
+    np.testing.assert_array_equal(two.logits(real_data.x_test[:64]), one.logits(real_data.x_test[:64]))
+
+
+def test_a_file_without_a_manifest_is_described_by_its_own_metadata(tmp_path):
+    shutil.copy(folders.SHIPPED / "model.int8.tflite", tmp_path)
+    classifier = Classifier.load(tmp_path / "model.int8.tflite")
+    assert classifier.manifest is None and classifier.entry is None
+    assert classifier.precision == "int8" and classifier.class_names == CLASS_NAMES
+    assert classifier.backend.metadata["source_sha256"] == Classifier.load("tflite-int8").manifest.source["sha256"]
+    assert (
+        repr(classifier)
+        == f"Classifier({str(tmp_path / 'model.int8.tflite')!r}, runtime='ai-edge-litert', precision='int8')"
+    )

@@ -1,0 +1,114 @@
+"""fmnist.folders: the manifest and golden records read back what was written, older manifests
+included, and the newest run and a finished run are found as the commands expect."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from fmnist import folders
+from fmnist.errors import FmnistError
+
+
+def test_the_shipped_manifest_reads_and_writes_back_unchanged(tmp_path):
+    shutil.copytree(folders.SHIPPED, tmp_path / "copy")
+    written = json.loads((tmp_path / "copy" / folders.MANIFEST).read_text())
+    manifest = folders.read_manifest(tmp_path / "copy")
+    assert list(manifest.entries) == list(written["artifacts"])
+    assert manifest.source == written["source"] and manifest.header["command"] == written["command"]
+    entry = manifest.entries["tflite-int8"]
+    assert (entry.format, entry.file, entry.family, entry.precision) == (
+        "tflite-int8",
+        "model.int8.tflite",
+        "tflite",
+        "int8",
+    )
+    assert entry.bytes == (tmp_path / "copy" / entry.file).stat().st_size
+    assert entry.extra == {"calibration": written["artifacts"]["tflite-int8"]["calibration"]}
+    assert set(manifest.intact()) == set(written["artifacts"])
+    folders.write_manifest(manifest)
+    again = json.loads((tmp_path / "copy" / folders.MANIFEST).read_text())
+    for name, record in written["artifacts"].items():  # written before "format" was called "family"
+        assert again["artifacts"][name] == {
+            **{k: v for k, v in record.items() if k != "format"},
+            "family": record["format"],
+        }
+    assert {k: v for k, v in again.items() if k != "artifacts"} == {
+        k: v for k, v in written.items() if k != "artifacts"
+    }
+    assert folders.read_manifest(tmp_path / "copy") == manifest
+
+    (tmp_path / "copy" / "model.onnx").write_bytes(b"changed")
+    assert "onnx" not in folders.read_manifest(tmp_path / "copy").intact()
+    (tmp_path / "copy" / "model.int8.onnx").unlink()
+    assert "onnx-int8" not in folders.read_manifest(tmp_path / "copy").intact()
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (None, "no manifest.json here; run `fmnist export` first"),
+        ("{ not json", "not an fmnist manifest (JSONDecodeError: "),
+        ('{"artifacts": []}', "not an fmnist manifest (AttributeError: "),
+        ('{"artifacts": {"onnx": {"bytes": 1}}}', "not an fmnist manifest (KeyError: 'file')"),
+    ],
+)
+def test_a_manifest_that_cannot_be_read_is_refused_with_the_reason(tmp_path, text, reason):
+    if text is not None:
+        (tmp_path / folders.MANIFEST).write_text(text)
+    with pytest.raises(FmnistError) as refused:
+        folders.read_manifest(tmp_path)
+    where = tmp_path if text is None else tmp_path / folders.MANIFEST
+    assert str(refused.value).startswith(f"{where}: {reason}")
+    assert folders.manifest_or_none(tmp_path) is None
+
+
+def test_golden_values_read_back_what_was_written(tmp_path):
+    golden = folders.read_golden(folders.SHIPPED)
+    assert sorted(golden.artifacts) == ["onnx", "onnx-int8", "tflite-int8"]
+    assert golden.images.shape == (30, 28, 28, 1) and len(golden.labels) == len(golden.indices) == 30
+    folders.write_golden(tmp_path, golden)
+    again = folders.read_golden(tmp_path)
+    for name, values in golden.artifacts.items():
+        np.testing.assert_array_equal(again.artifacts[name].logits, values.logits)
+        assert (again.artifacts[name].tolerance, again.artifacts[name].file) == (values.tolerance, values.file)
+        assert again.artifacts[name].sha256 == values.sha256
+    np.testing.assert_array_equal(again.images, golden.images)
+    np.testing.assert_array_equal(again.indices, golden.indices)
+    with np.load(tmp_path / folders.GOLDEN, allow_pickle=False) as npz:
+        assert npz["onnx.tolerance"].dtype == np.float32 and npz["onnx.logits"].dtype == np.float32
+
+
+def test_golden_values_that_cannot_be_read_are_refused(tmp_path):
+    with pytest.raises(FmnistError, match=r"no golden.npz here; export again with this fmnist to make one$"):
+        folders.read_golden(tmp_path)
+    (tmp_path / folders.GOLDEN).write_bytes(b"not a zip")
+    with pytest.raises(FmnistError, match=r"golden.npz: not readable golden vectors \("):
+        folders.read_golden(tmp_path)
+
+
+def test_the_newest_export_is_the_last_manifest_written(tmp_path):
+    assert folders.newest_export(tmp_path) is None
+    for name, when in [("a", 300), ("b", 100), ("c", 200)]:
+        (tmp_path / name / folders.EXPORT).mkdir(parents=True)
+        (tmp_path / name / folders.EXPORT / folders.MANIFEST).write_text("{}")
+        os.utime(tmp_path / name / folders.EXPORT / folders.MANIFEST, (when, when))
+    (tmp_path / "d" / folders.EXPORT).mkdir(parents=True)  # no manifest: not an export
+    assert folders.newest_export(tmp_path) == tmp_path / "a" / folders.EXPORT
+
+
+def test_a_finished_run_has_its_model_and_the_option_that_named_it_is_said(tmp_path):
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / folders.MODEL).write_bytes(b"m")
+    assert folders.run_model(tmp_path / "done") == tmp_path / "done" / "model.keras"
+    with pytest.raises(FmnistError) as refused:
+        folders.run_model(tmp_path, "--teacher")
+    assert str(refused.value) == f"--teacher {tmp_path} has no model.keras; is it a finished `fmnist train` run?"
+    (tmp_path / folders.METRICS).write_text('{"arch": "edge"}')
+    assert folders.run_metrics(tmp_path) == {"arch": "edge"}
+    (tmp_path / folders.METRICS).write_text("{")
+    assert folders.run_metrics(tmp_path) == {} == folders.run_metrics(tmp_path / "nowhere")
