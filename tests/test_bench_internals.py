@@ -195,3 +195,18 @@ def test_a_bench_row_reads_back_what_it_wrote_and_older_reports():
         FmnistError, match=r"^not a bench report row: missing 1 required positional argument: 'threads'$"
     ):
         Row.from_json({k: v for k, v in row.to_json().items() if k != "threads"})
+
+
+def test_a_batch_as_large_as_the_images_is_always_all_of_them():
+    assert all(np.array_equal(b, PIXELS[:3]) for b in measure.batches_of(PIXELS[:3], 3, count=4))
+
+
+def test_throughput_keeps_its_precision_for_very_fast_calls(monkeypatch):
+    fast = Clock(ns_per_image=1)
+    monkeypatch.setattr(measure, "time", fast)
+    assert measure.throughput(fast.infer, PIXELS, 32, measure.Budget(200, 10, 60)) == 1e9  # 32 images in 32 ns
+
+
+def test_throughput_keeps_the_time_budget_given(clock):
+    measure.throughput(clock.infer, PIXELS, 32, measure.Budget(100_000, 0, seconds=0.01))
+    assert clock.calls < 100  # 0.64 ms a call: 0.01 s is spent after about 16 calls, not the default 10 s

@@ -101,8 +101,6 @@ def test_one_registry_entry_is_all_export_runtime_and_bench_need(tiny_run, real_
 
 
 def test_a_format_is_got_by_name_or_refused_with_the_choices():
-    from fmnist import formats
-
     assert formats.get("onnx-int8") is FORMATS["onnx-int8"]
     with pytest.raises(FmnistError) as refused:
         formats.get("onyx")
