@@ -239,6 +239,8 @@ def locate(given: str | Path | None = None) -> Located:
         raise FmnistError(f"{given}: no such file or folder; {_kinds()}")
     export = path / EXPORT if (path / EXPORT).is_dir() and not _present(path) else path
     present = _present(export)
+    if not present and (path / MODEL).is_file():
+        raise FmnistError(f"{given}: a trained run not exported yet; run `fmnist export {given}` first")
     if not present:
         where = f"here or in {export}" if export != path else "in this folder"
         raise FmnistError(f"{given}: no model file {where}; {_kinds()}")

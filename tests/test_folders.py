@@ -112,3 +112,13 @@ def test_a_finished_run_has_its_model_and_the_option_that_named_it_is_said(tmp_p
     assert folders.run_metrics(tmp_path) == {"arch": "edge"}
     (tmp_path / folders.METRICS).write_text("{")
     assert folders.run_metrics(tmp_path) == {} == folders.run_metrics(tmp_path / "nowhere")
+
+
+def test_a_run_not_exported_yet_is_told_how_to_export_it(tmp_path):
+    (tmp_path / folders.MODEL).write_bytes(b"m")
+    with pytest.raises(FmnistError) as refused:
+        folders.locate(tmp_path)
+    assert str(refused.value) == f"{tmp_path}: a trained run not exported yet; run `fmnist export {tmp_path}` first"
+    (tmp_path / folders.EXPORT).mkdir()
+    with pytest.raises(FmnistError, match=r"a trained run not exported yet"):
+        folders.locate(tmp_path)
