@@ -161,6 +161,7 @@ def test_a_report_is_loaded_or_refused_with_the_reason(tmp_path):
         "list.json": ("[]", "no rows or no machine"),
         "rowless.json": (json.dumps({"machine": {"cpu": "x"}, "rows": {}}), "no rows or no machine"),
         "machineless.json": (json.dumps({"machine": {}, "rows": []}), "no rows or no machine"),
+        "unnamed.json": (json.dumps({"rows": []}), "no rows or no machine"),
     }
     for name, (text, reason) in refusals.items():
         (tmp_path / name).write_text(text)
@@ -174,10 +175,10 @@ def test_a_report_is_loaded_or_refused_with_the_reason(tmp_path):
 
 
 def test_the_json_names_each_report_its_machine_and_every_change():
-    base, new, newer = report(BASE, 1), report(NEW, 2), report(NEW, 3, cpu="Raspberry Pi 5")
+    base, new, newer = report(BASE, 1), report(NEW, 2, cpu="Intel Xeon"), report(NEW, 3, cpu="Raspberry Pi 5")
     found = [compare.changes(base, new), compare.changes(base, newer)]
     written = compare.to_json([(Path("a.json"), base), (Path("b.json"), new), (Path("c.json"), newer)], found)
-    assert written["base"] == {"report": "a.json", "machine": base["machine"]}
+    assert written["base"] == {"report": "a.json", "machine": {"cpu": "AMD EPYC", "cores": 2}}
     assert [c["report"] for c in written["compared"]] == ["b.json", "c.json"]
     assert written["compared"][1]["machine"] == {"cpu": "Raspberry Pi 5", "cores": 2}
     first = written["compared"][0]["rows"][0]
@@ -188,3 +189,8 @@ def test_the_json_names_each_report_its_machine_and_every_change():
         "verdict": "faster",
     }  # fmt: skip
     assert json.loads(json.dumps(written)) == written
+
+
+def test_the_interval_is_the_same_on_every_run_of_the_same_reports():
+    base, new = lognormal_pair(3, 500)
+    assert compare.interval(base, new) == compare.interval(base, new)  # seeded resampling

@@ -122,3 +122,20 @@ def test_a_run_not_exported_yet_is_told_how_to_export_it(tmp_path):
     (tmp_path / folders.EXPORT).mkdir()
     with pytest.raises(FmnistError, match=r"a trained run not exported yet"):
         folders.locate(tmp_path)
+
+
+def test_the_keras_source_is_the_runs_model_or_the_one_the_manifest_names(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(folders.SHIPPED, elsewhere)
+    assert folders.locate(elsewhere).keras is None  # the shipped manifest's source is not on this machine
+    named = tmp_path / "trained" / folders.MODEL
+    named.parent.mkdir()
+    named.write_bytes(b"m")
+    for source, found in [(named, named), (tmp_path / "trained", None), (tmp_path / "model.h5", None)]:
+        (tmp_path / "model.h5").write_bytes(b"m")
+        manifest = json.loads((elsewhere / folders.MANIFEST).read_text())
+        manifest["source"]["path"] = str(source)
+        (elsewhere / folders.MANIFEST).write_text(json.dumps(manifest))
+        assert folders.locate(elsewhere).keras == found
+    (tmp_path / folders.MODEL).write_bytes(b"m")  # the run the export folder is in comes first
+    assert folders.locate(elsewhere).keras == tmp_path / folders.MODEL

@@ -495,3 +495,12 @@ def test_the_bare_runtime_call_is_the_runtimes_own_answer(real_data):
     raw = int8.bare()(pixels)
     scale, zero = int8.output_quantisation
     assert raw.dtype == np.int8 and np.allclose((raw.astype(np.float32) - zero) * scale, int8(pixels))
+
+
+def test_an_answer_of_exactly_one_half_is_not_a_guess(monkeypatch):
+    classifier = Classifier.load("tflite-int8")
+    ranked = np.array([[6, 0, 2]]), np.array([[0.5, 0.3, 0.2]])
+    monkeypatch.setattr(classifier, "top_k", lambda pixels, k: ranked)
+    assert classifier.answers(np.zeros((1, 28, 28), np.uint8))[0]["low_confidence"] is False
+    ranked = np.array([[6, 0, 2]]), np.array([[0.499999, 0.3, 0.2]])
+    assert classifier.answers(np.zeros((1, 28, 28), np.uint8))[0]["low_confidence"] is True
