@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import http.server
+import io
 import shutil
 import threading
+import urllib.error
 from pathlib import Path
 from typing import ClassVar
 
@@ -172,6 +175,8 @@ def test_real_dataset(real_data):
 def test_load_test_reads_only_the_test_files(real_data, tmp_path, monkeypatch, images, labels):
     """Evaluation needs the test split alone: a corrupt training file does not stop it."""
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")  # only the folder named can be read
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-cache"))
+    monkeypatch.delenv("FMNIST_DATA", raising=False)
     folder = fake_dataset(tmp_path / "mixed", images, labels)  # training files fail their checksums
     for key in ("test_images", "test_labels"):
         (folder / (data.PARTS[key].stem + ".gz")).unlink()
@@ -302,6 +307,67 @@ def test_download_from_a_folder_mirror(tmp_path):
         shutil.copy(data._part_path(REAL_DATA, part), site / (part.stem + ".gz"))  # gzipped or not, as installed
     assert data.download(tmp_path / "d", f"file://{site}/") == tmp_path / "d"
     assert data.load_test(tmp_path / "d")[0].shape == (10000, 28, 28)
+    ends_in_x = tmp_path / "siteX"  # a mirror's own name is kept whole, only the slash after it goes
+    site.rename(ends_in_x)
+    assert data.download(tmp_path / "e", f"file://{ends_in_x}/") == tmp_path / "e"
+
+
+@needs_data
+def test_download_into_the_cache_by_default_fetches_nothing_it_has(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "fmnist").mkdir()
+    for part in data.PARTS.values():
+        shutil.copy(data._part_path(REAL_DATA, part), tmp_path / "fmnist")
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: pytest.fail("nothing to fetch"))
+    assert data.download() == tmp_path / "fmnist"
+
+
+class Response(io.BytesIO):
+    """What urlopen gives for a body sent without a Content-Length (chunked)."""
+
+    headers: ClassVar[dict] = {}
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def test_a_download_waits_a_minute_at_most_and_counts_a_body_of_unknown_length(tmp_path, monkeypatch, images):
+    asked = []
+    body = gzip.compress(images.tobytes())
+
+    def urlopen(url, **options):
+        asked.append(options)
+        return Response(body)
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", urlopen)
+    recorder = Recorder()
+    with pytest.raises(DataError, match="does not match the published checksum"):
+        data._download_part("http://mirror/x.gz", tmp_path, data.PARTS["train_images"], recorder)
+    assert asked == [{"timeout": 60}]
+    assert recorder.tasks == {"train-images-idx3-ubyte": [None, len(body)]}  # no total: a bar without an end
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (http.client.RemoteDisconnected("Remote end closed connection without response"),
+         "Remote end closed connection without response"),
+        (ConnectionRefusedError(111, "Connection refused"), "[Errno 111] Connection refused"),
+        (urllib.error.HTTPError("u", 503, "Service Unavailable", {}, None), "HTTP 503 Service Unavailable"),
+    ],
+)  # fmt: skip
+def test_a_failed_download_says_why_in_one_line(tmp_path, monkeypatch, error, reason):
+    def urlopen(url, **options):
+        raise error
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", urlopen)
+    with pytest.raises(DataError) as failed:
+        data.download(tmp_path, "http://mirror/")
+    assert str(failed.value) == (
+        f"cannot download http://mirror/train-images-idx3-ubyte.gz: {reason}; check the network, or install the "
+        "Debian package dataset-fashion-mnist"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_split_holds_out_at_least_one_of_every_class():
