@@ -64,6 +64,7 @@ def test_batches_cycle_through_the_images_in_order():
     assert np.array_equal(batches[1], PIXELS[8:16])
     assert np.array_equal(batches[6], PIXELS[5:13])  # 43 possible starts: the 7th wraps round to 48 % 43
     assert [len(b) for b in measure.batches_of(PIXELS[:3], 8, count=2)] == [3, 3]  # fewer images than a batch
+    assert len(measure.batches_of(PIXELS, 8)) == 64  # what throughput cycles through by default
 
 
 def _report(emulated: str | None = None, images: int = 10000) -> dict:
