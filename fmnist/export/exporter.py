@@ -9,30 +9,25 @@ model comes from the format registry (`fmnist.formats`).
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import importlib
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fmnist import __version__, contract, data, folders, formats
+from fmnist import contract, data, folders, formats
 from fmnist.errors import FmnistError
-from fmnist.export import golden
+from fmnist.export import golden, record
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions, Job
 from fmnist.export.validate import run_artifact, verify
 from fmnist.files import sha256_file
 from fmnist.folders import Entry, Manifest
 from fmnist.formats import Format
-
-TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy")
 
 
 def load_keras(path: Path) -> Any:
@@ -54,21 +49,6 @@ def load_keras(path: Path) -> Any:
         model.outputs[0].shape if model.outputs else (),
     )
     return model
-
-
-def tool_versions() -> dict:
-    versions = {"fmnist": __version__}
-    for name in TOOLS:
-        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
-            versions[name] = importlib_metadata.version(name)
-    return versions
-
-
-def training_record(model_path: Path) -> dict:
-    """How the model was trained (command, seed, architecture), from its run's metrics.json."""
-    metrics = folders.run_metrics(model_path.parent)
-    keys = ("command", "seed", "arch", "epochs", "best_epoch", "params", "macs")
-    return {"training": {k: metrics[k] for k in keys if k in metrics}}
 
 
 def calibration_images(dataset: data.Dataset, size: int) -> np.ndarray:
@@ -98,50 +78,6 @@ def _refuse_foreign_files(out_dir: Path, old: Manifest | None, asked: list[Forma
 def _converter(fmt: Format) -> Callable[[Job], None]:
     module, function = fmt.converter.split(":")
     return getattr(importlib.import_module(module), function)
-
-
-def _entry(
-    fmt: Format, target: Path, sha256: str, seconds: float, verified: dict, limits: formats.Limits, job: Job
-) -> Entry:
-    options = job.options
-    extra: dict = {name: getattr(options, name) for name in fmt.runtime.options}
-    if job.calibration is not None:
-        method = fmt.runtime.calibration or options.calibration_method.value
-        extra["calibration"] = {"images": len(job.calibration), "method": method, "seed": CALIBRATION_SEED}
-    return Entry(
-        format=fmt.name,
-        file=fmt.file,
-        family=fmt.family,
-        precision=fmt.precision,
-        bytes=target.stat().st_size,
-        sha256=sha256,
-        verified=verified,
-        limits={k: v for k, v in dataclasses.asdict(limits).items() if v is not None},
-        export_seconds=round(seconds, 2),
-        extra=extra,
-    )
-
-
-def _manifest(
-    out_dir: Path, model_path: Path, source_sha256: str, reference_accuracy: float, artifacts: dict, command: str | None
-) -> Manifest:
-    header = {
-        "contract": contract.VERSION,
-        "class_names": list(contract.CLASS_NAMES),
-        "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", *contract.INPUT_SHAPE]},
-        "output": {"name": contract.OUTPUT_NAME, "dtype": "float32", "shape": ["N", contract.NUM_CLASSES]},
-        "source": {
-            "path": str(model_path),
-            "sha256": source_sha256,
-            "test_accuracy": reference_accuracy,
-            **training_record(model_path),
-        },
-        "tools": tool_versions(),
-        "command": command,
-        "golden": folders.GOLDEN,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    return Manifest(out_dir, artifacts, header)
 
 
 def export(
@@ -202,10 +138,10 @@ def export(
             logits = run_artifact(job.target, pixels)
             verified = verify(job.target, logits, limits, reference, dataset.y_test)
             sha256 = sha256_file(job.target)
-            entries[fmt.name] = _entry(fmt, job.target, sha256, seconds, verified, limits, job)
+            entries[fmt.name] = record.entry(fmt, job.target, sha256, seconds, verified, limits, job)
             golden_values[fmt.name] = golden.values(fmt, job.target, sha256, logits[chosen])
         artifacts = {**_previous_entries(old, source_sha256), **entries}
-        manifest = _manifest(out_dir, model_path, source_sha256, reference_accuracy, artifacts, command)
+        manifest = record.manifest(out_dir, model_path, source_sha256, reference_accuracy, artifacts, command)
         kept = golden.previous(out_dir, chosen, set(artifacts) - set(entries))
         for name in entries:  # every artifact passed: publish them, the golden vectors, then the manifest
             os.replace(staging / formats.FORMATS[name].file, out_dir / formats.FORMATS[name].file)
