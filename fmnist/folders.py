@@ -200,7 +200,7 @@ class Located:
         for name in ranked:
             if formats.installed(formats.FORMATS[name].family):
                 return self.files[name]
-        needed = {formats.RUNTIMES[formats.family_of(p)] for p in self.files.values()}
+        needed = dict.fromkeys(formats.RUNTIMES[formats.family_of(p)] for p in self.files.values())  # in order
         raise FmnistError(
             f"{self.folder}: no runtime installed for its models; "
             + " or ".join(f"pip install 'fmnist[{r.extra}]' ({r.name})" for r in needed)

@@ -194,3 +194,12 @@ def test_the_json_names_each_report_its_machine_and_every_change():
 def test_the_interval_is_the_same_on_every_run_of_the_same_reports():
     base, new = lognormal_pair(3, 500)
     assert compare.interval(base, new) == compare.interval(base, new)  # seeded resampling
+
+
+def test_the_interval_ends_at_the_2_5th_and_97_5th_percentiles_of_the_bootstrap_medians():
+    """Against a steady base, the ratio is the bootstrap median of the new samples. Of 39 samples,
+    14 at 1 and 25 at 2, 60 of the 2,000 seeded medians (3.0 %) are 1: the 2.5th percentile is 1, a
+    3.5th would be 2. Of 33 samples, 22 at 1 and 11 at 2, 41 medians (2.05 %) are 2: the 97.5th
+    percentile is 1, a 98.5th would be 2."""
+    assert compare.interval([1.0] * 39, [1.0] * 14 + [2.0] * 25) == (1.0, 2.0)
+    assert compare.interval([1.0] * 33, [1.0] * 22 + [2.0] * 11) == (1.0, 1.0)

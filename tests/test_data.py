@@ -375,3 +375,10 @@ def test_a_split_holds_out_at_least_one_of_every_class():
     keep, held = data.stratified_split(y, 0.1, seed=0)
     assert np.bincount(y[held]).tolist() == [1] * 9 + [4]
     assert sorted([*keep, *held]) == list(range(len(y)))
+
+
+@pytest.mark.parametrize("size", [4, 5])
+def test_a_subset_as_large_as_the_labels_is_all_of_them_even_when_the_classes_are_unbalanced(size):
+    from fmnist.data import stratified_subset
+
+    assert stratified_subset(np.array([0, 0, 0, 1]), size, seed=0).tolist() == [0, 1, 2, 3]

@@ -139,3 +139,35 @@ def test_the_keras_source_is_the_runs_model_or_the_one_the_manifest_names(tmp_pa
         assert folders.locate(elsewhere).keras == found
     (tmp_path / folders.MODEL).write_bytes(b"m")  # the run the export folder is in comes first
     assert folders.locate(elsewhere).keras == tmp_path / folders.MODEL
+
+
+def test_where_no_runtime_is_installed_each_missing_one_is_named_once_in_the_folders_order(tmp_path, monkeypatch):
+    from fmnist import formats
+
+    for name in ("model.onnx", "model.int8.onnx", "model.int8.tflite"):
+        shutil.copy(folders.SHIPPED / name, tmp_path)
+    monkeypatch.setattr(formats, "installed", lambda family: False)
+    with pytest.raises(FmnistError) as caught:
+        folders.locate(tmp_path).runnable()
+    assert str(caught.value) == (
+        f"{tmp_path}: no runtime installed for its models; "
+        "pip install 'fmnist[onnx]' (onnxruntime) or pip install 'fmnist[tflite]' (LiteRT)"
+    )
+
+
+def test_the_shipped_model_is_located_with_its_manifest_and_a_format_name_chooses_one_artifact():
+    whole = folders.locate(None)
+    assert whole.folder == folders.SHIPPED and not whole.chosen
+    assert list(whole.files) == ["onnx", "onnx-int8", "tflite-int8"] and whole.manifest.folder == folders.SHIPPED
+    one = folders.locate("onnx-int8")
+    assert one.chosen and one.files == {"onnx-int8": folders.SHIPPED / "model.int8.onnx"} and one.manifest
+    assert one.runnable() == folders.SHIPPED / "model.int8.onnx"
+    with pytest.raises(FmnistError) as caught:
+        folders.locate("tflite")
+    assert str(caught.value) == "the shipped model has no tflite artifact; it has onnx, onnx-int8, tflite-int8"
+
+
+def test_a_file_is_located_with_the_manifest_beside_it():
+    located = folders.locate(folders.SHIPPED / "model.onnx")
+    assert located.chosen and located.files == {"onnx": folders.SHIPPED / "model.onnx"}
+    assert located.manifest is not None and located.manifest.entries["onnx"].file == "model.onnx"

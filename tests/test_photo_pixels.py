@@ -251,3 +251,67 @@ def test_an_io_error_reading_a_npy_file_is_an_input_error_naming_it(tmp_path, mo
     with pytest.raises(InputError) as caught:
         inputs.read(path)
     assert str(caught.value) == f"{path}: truncated or corrupt .npy file (Input/output error)"
+
+
+def test_a_photo_larger_than_the_working_size_is_shrunk_by_averaging_boxes_of_pixels():
+    noise = np.random.default_rng(1).integers(0, 256, (320, 320), dtype=np.uint8)
+    boxes = noise.reshape(160, 2, 160, 2).astype(np.float64).mean(axis=(1, 3))
+    gray = inputs._grayscale(Image.fromarray(noise))
+    assert gray.dtype == np.float32 and gray.shape == (160, 160)
+    assert np.abs(gray - boxes).max() <= 1  # a box filter: no ringing, unlike the default bicubic (55 levels off)
+
+
+def test_a_colour_jpeg_is_decoded_straight_to_its_luma_at_a_reduced_scale(tmp_path):
+    import io
+
+    colours = np.random.default_rng(2).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    colours[:40], colours[-40:], colours[:, :40], colours[:, -40:] = 255, 255, 255, 255  # white background
+    buffer = io.BytesIO()
+    Image.fromarray(colours, "RGB").save(buffer, "JPEG")
+    (tmp_path / "colour.jpg").write_bytes(buffer.getvalue())
+    reference = Image.open(io.BytesIO(buffer.getvalue()))
+    reference.draft("L", (inputs.WORKING_SIZE, inputs.WORKING_SIZE))  # the decoder's own luma, at 1/2 scale
+    assert reference.mode == "L" and reference.size == (200, 200)
+    np.testing.assert_array_equal(inputs.load_image(tmp_path / "colour.jpg"), inputs.to_pixels(reference))
+
+
+def _png(path, width: int, height: int):
+    image = Image.new("L", (width, height), 255)
+    image.paste(0, (width // 4, height // 4, 3 * width // 4, 3 * height // 4))
+    image.save(path)
+    return path
+
+
+def test_a_photo_of_exactly_the_pixel_limit_is_read_and_one_pixel_more_is_refused(tmp_path, monkeypatch):
+    photo = _png(tmp_path / "photo.png", 40, 30)
+    monkeypatch.setenv("FMNIST_MAX_PIXELS", "1200")
+    assert inputs.load_image(photo).max() == 255
+    monkeypatch.setenv("FMNIST_MAX_PIXELS", "1199")
+    with pytest.raises(InputError) as caught:
+        inputs.load_image(photo)
+    assert str(caught.value) == (
+        f"{photo}: 40×30 pixels to decode, more than the 1,199 allowed "
+        "(a possible decompression bomb; set FMNIST_MAX_PIXELS to allow more)"
+    )
+
+
+def test_with_pillows_limit_switched_off_no_photo_is_too_large(tmp_path, monkeypatch):
+    monkeypatch.delenv("FMNIST_MAX_PIXELS", raising=False)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert inputs.max_pixels() == 2**62
+    assert inputs.load_image(_png(tmp_path / "photo.png", 40, 30)).max() == 255
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"), [(OSError("broken data stream"), "broken data stream"), (OSError(), "OSError")]
+)
+def test_a_decoder_error_is_named_by_its_message_or_else_its_kind(tmp_path, monkeypatch, error, reason):
+    photo = _png(tmp_path / "photo.png", 40, 30)
+
+    def failing(image):
+        raise error
+
+    monkeypatch.setattr(inputs, "to_pixels", failing)
+    with pytest.raises(InputError) as caught:
+        inputs.load_image(photo)
+    assert str(caught.value) == f"{photo}: cannot decode the image ({reason})"

@@ -28,8 +28,10 @@ class StandIn:
 
     def __init__(self, path):
         self.backend = open_backend(path)
+        self.verbose: list = []  # what each predict call was asked to print
 
     def predict(self, pixels, batch_size, verbose):
+        self.verbose.append(verbose)
         return np.concatenate([self.backend(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)])
 
 
@@ -50,13 +52,19 @@ def shipped_export(monkeypatch, real_data, tmp_path):
 
         return convert
 
-    monkeypatch.setattr(exporter, "load_keras", lambda path: StandIn(folders.SHIPPED / "model.onnx"))
+    loaded = []  # (the path export asked for, the stand-in given)
+
+    def load_keras(path):
+        loaded.append((path, StandIn(folders.SHIPPED / "model.onnx")))
+        return loaded[-1][1]
+
+    monkeypatch.setattr(exporter, "load_keras", load_keras)
     monkeypatch.setattr(exporter, "_converter", converter)
 
     def run(wanted, out, options=ExportOptions(), **kwargs):
         return exporter.export(model, wanted, out, options, **kwargs)
 
-    run.model, run.jobs, run.copied = model, jobs, copied
+    run.model, run.jobs, run.copied, run.loaded = model, jobs, copied, loaded
     return run
 
 
@@ -284,3 +292,29 @@ def test_the_default_runs_folder_is_runs(tmp_path, monkeypatch):
     (tmp_path / "runs" / "a").mkdir(parents=True)
     (tmp_path / "runs" / "a" / "model.keras").write_bytes(b"m")
     assert folders.trained_model(None) == Path("runs/a/model.keras")
+
+
+def test_an_export_reads_the_model_named_quietly_into_a_new_folder_past_leftovers(shipped_export, tmp_path):
+    import time
+
+    out = tmp_path / "new" / "nested" / "out"
+    out.mkdir(parents=True)
+    (out / ".export-leftover").write_text("not a staging folder: left as it is, and no obstacle")
+    started = time.perf_counter()
+    manifest = shipped_export(["onnx"], out)
+    wall = time.perf_counter() - started
+    ((path, model),) = shipped_export.loaded
+    assert path == shipped_export.model and model.verbose == [0]  # Keras prints no progress bar
+    assert 0 <= manifest["artifacts"]["onnx"]["export_seconds"] <= wall
+    assert sorted(p.name for p in out.iterdir()) == [".export-leftover", "golden.npz", "manifest.json", "model.onnx"]
+    shutil.rmtree(tmp_path / "new")
+    shipped_export(["onnx"], out)  # the folder and its parents are made
+    assert (out / "model.onnx").is_file()
+
+
+def test_an_export_reads_the_dataset_it_is_given(shipped_export, tmp_path):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    with pytest.raises(FmnistError, match=f"^{empty} lacks "):
+        shipped_export(["onnx"], tmp_path / "out", data_dir=empty)
+    assert not (tmp_path / "out").exists()

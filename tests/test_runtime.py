@@ -504,3 +504,55 @@ def test_an_answer_of_exactly_one_half_is_not_a_guess(monkeypatch):
     assert classifier.answers(np.zeros((1, 28, 28), np.uint8))[0]["low_confidence"] is False
     ranked = np.array([[6, 0, 2]]), np.array([[0.499999, 0.3, 0.2]])
     assert classifier.answers(np.zeros((1, 28, 28), np.uint8))[0]["low_confidence"] is True
+
+
+def test_a_file_the_manifest_beside_it_does_not_list_has_no_manifest(tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(folders.SHIPPED, copy)
+    shutil.copy(copy / "model.onnx", copy / "other.onnx")  # not listed: the manifest describes other files
+    classifier = Classifier.load(copy / "other.onnx")
+    assert classifier.entry is None and classifier.manifest is None
+    assert classifier.precision == "float32" and classifier.format.name == "onnx"  # from the file's own metadata
+
+
+def test_a_file_whose_metadata_declares_no_precision_is_of_unknown_precision_and_format(tmp_path):
+    def no_precision(model):
+        meta = json.loads(model.metadata_props[0].value)
+        del meta["precision"]
+        model.metadata_props[0].value = json.dumps(meta)
+
+    classifier = Classifier.load(_rewrite_onnx(tmp_path, no_precision))
+    assert classifier.precision == "unknown" and classifier.format is None
+    assert classifier.class_names == CLASS_NAMES
+
+
+def test_a_contract_error_names_the_file(tmp_path):
+    path = _rewrite_onnx(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)), "bare.onnx")
+    with pytest.raises(ContractError) as caught:
+        Classifier(path)
+    assert str(caught.value).startswith(f"{path}: no class names in its metadata")
+
+
+def test_no_images_give_no_logits_of_the_models_type():
+    logits = Classifier.load().logits(np.zeros((0, 28, 28), np.uint8))
+    assert logits.shape == (0, 10) and logits.dtype == np.float32
+
+
+def test_an_answer_gives_the_three_best_unless_asked_otherwise():
+    (answer,) = Classifier.load().answers(np.zeros((28, 28), np.uint8))
+    assert len(answer["top_k"]) == 3
+
+
+def test_pixels_refused_are_named_by_their_type_or_shape_and_a_batch_in_model_form_is_not_copied():
+    from fmnist.runtime.classifier import as_pixels
+
+    with pytest.raises(FmnistError) as caught:
+        as_pixels(np.zeros((2, 28, 28, 1), np.float32))
+    assert str(caught.value) == (
+        "pixels must be uint8 0..255 (garment bright on black), not float32; read photos with fmnist.runtime.load_image"
+    )
+    with pytest.raises(FmnistError) as caught:
+        as_pixels(np.zeros((2, 32, 32), np.uint8))
+    assert str(caught.value) == "pixels must be [N, 28, 28, 1], [N, 28, 28] or [28, 28], not [2, 32, 32]"
+    batch = np.zeros((2, 28, 28, 1), np.uint8)
+    assert as_pixels(batch) is batch

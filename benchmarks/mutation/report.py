@@ -104,9 +104,7 @@ def main() -> None:
     rate_text = "an unknown rate (not in the log)"
     if rate:
         tested = report["total"]["total"] - report["total"]["no tests"]
-        rate_text = (
-            f"{float(rate[-1]):.2f} mutants/s ({1 / float(rate[-1]):.1f} s each, wall; {tested} had tests)"
-        )
+        rate_text = f"{float(rate[-1]):.2f} mutants/s ({1 / float(rate[-1]):.1f} s each, wall; {tested} had tests)"
     md = [
         "# Mutation testing",
         "",

@@ -122,7 +122,8 @@ def _read_array(path: Path) -> np.ndarray:
 
 
 def max_pixels() -> int:
-    """The most pixels one image may decode to: $FMNIST_MAX_PIXELS, else Pillow's own limit."""
+    """The most pixels one image may decode to: $FMNIST_MAX_PIXELS, else Pillow's own limit (none
+    when Pillow's is switched off: 2**62)."""
     from PIL import Image
 
     given = os.environ.get("FMNIST_MAX_PIXELS", "")
@@ -177,7 +178,7 @@ def decode(file: BinaryIO, name: str) -> np.ndarray:
     except Image.UnidentifiedImageError:
         raise InputError(f"{name}: not an image Pillow can read") from None
     except Exception as exc:  # noqa: BLE001 -- a corrupt file makes decoders raise many kinds
-        raise InputError(f"{name}: cannot decode the image ({exc or type(exc).__name__})") from None
+        raise InputError(f"{name}: cannot decode the image ({str(exc) or type(exc).__name__})") from None
     if not pixels.any():
         raise InputError(f"{name}: no garment found: the image is blank once its background is removed")
     return pixels

@@ -1,0 +1,68 @@
+"""What export accepts as its Keras model (`load_keras`) and how it finds each format's converter,
+in-process on small untrained models."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmnist import formats
+from fmnist.errors import ContractError, FmnistError
+from fmnist.export import convert_onnx, convert_tflite, exporter
+
+WANTED = "an fmnist model takes uint8 [N, 28, 28, 1] pixels and returns [N, 10] logits"
+
+
+def _save(tmp_path, name, inputs, outputs):
+    import keras
+
+    keras.Model(inputs, outputs).save(tmp_path / name)
+    return tmp_path / name
+
+
+def test_a_model_of_the_contract_is_loaded_and_others_are_refused_naming_the_file(tmp_path):
+    import keras
+
+    pixels = keras.Input((28, 28, 1), dtype="uint8")
+    logits = keras.layers.Dense(10)(keras.layers.Flatten()(pixels))
+    model = exporter.load_keras(_save(tmp_path, "good.keras", pixels, logits))
+    assert model.inputs[0].shape == (None, 28, 28, 1) and model.outputs[0].shape == (None, 10)
+
+    floats = keras.Input((32, 32, 3))
+    path = _save(tmp_path, "other.keras", floats, keras.layers.Dense(5)(keras.layers.Flatten()(floats)))
+    with pytest.raises(ContractError) as caught:
+        exporter.load_keras(path)
+    assert str(caught.value) == f"{path}: takes float32 [N, 32, 32, 3] and returns [N, 5]; {WANTED}"
+
+    second = keras.Input((28, 28, 1), dtype="uint8")
+    path = _save(tmp_path, "two.keras", [pixels, second], logits)
+    with pytest.raises(ContractError) as caught:
+        exporter.load_keras(path)
+    assert str(caught.value) == f"{path}: has 2 inputs and 1 outputs; an fmnist model has one of each"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(ValueError("  bad layer config\nin layer 3\n"), "bad layer config"), (KeyError(), "KeyError")],
+)
+def test_a_file_keras_cannot_load_is_refused_with_the_first_line_of_the_reason(tmp_path, monkeypatch, error, reason):
+    import keras
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(keras.models, "load_model", failing)
+    with pytest.raises(FmnistError) as caught:
+        exporter.load_keras(tmp_path / "junk.keras")
+    assert str(caught.value) == f"{tmp_path / 'junk.keras'}: not a loadable Keras model ({reason})"
+
+
+def test_a_corrupt_keras_file_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "junk.keras"
+    path.write_bytes(b"PK\x03\x04junk")
+    with pytest.raises(FmnistError, match=f"^{path}: not a loadable Keras model \\(.+\\)$"):
+        exporter.load_keras(path)
+
+
+def test_each_format_is_made_by_the_converter_its_record_names():
+    assert exporter._converter(formats.FORMATS["onnx"]) is convert_onnx.to_onnx
+    assert exporter._converter(formats.FORMATS["tflite-int8"]) is convert_tflite.to_tflite_int8
