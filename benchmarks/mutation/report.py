@@ -1,6 +1,7 @@
 """Write report.md and report.json of a mutation run from mutmut's own verdicts (`mutmut results --all true`).
 
-Usage: report.py RESULTS_TXT RUN_LOG OUT_DIR --wall SECONDS --clean SECONDS --tests N --children N [--commit C]
+Usage: report.py RESULTS_TXT RUN_LOG OUT_DIR --wall SECONDS --clean SECONDS --tests N --children N
+                 [--commit C] [--parts N]
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main() -> None:
     ap.add_argument("--tests", type=int, required=True)
     ap.add_argument("--children", type=int, required=True)
     ap.add_argument("--commit", help="what was measured (default: HEAD now)")
+    ap.add_argument("--parts", type=int, default=1, help="runs it took: a stopped run resumed at the same commit")
     args = ap.parse_args()
 
     mutants = parse(args.results.read_text())
@@ -88,6 +90,7 @@ def main() -> None:
         "clean_run_seconds": args.clean,
         "max_children": args.children,
         "wall_seconds": args.wall,
+        "parts": args.parts,
         "mutations_per_second": float(rate[-1]) if rate else None,
         "total": tally(mutants),
         "modules": rows,
@@ -113,8 +116,9 @@ def main() -> None:
         f"CPU: {report['cpu']}, {report['cores']} cores; Python {report['python']}, mutmut {report['mutmut']}.",
         f"Tests: the {args.tests} that need no trained model (benchmarks/mutation/selection.py); "
         f"their clean run took {args.clean:.0f} s.",
-        f"Wall time {args.wall // 60} min {args.wall % 60} s, the clean run and mutmut's; mutants ran at {rate_text} "
-        f"with {args.children} children.",
+        f"Wall time {args.wall // 60} min {args.wall % 60} s, the clean run and mutmut's"
+        + (f" in the last of {args.parts} parts (a stopped run resumed at the same commit)" if args.parts > 1 else "")
+        + f"; mutants ran at {rate_text} with {args.children} children.",
         "",
         "% killed: killed / all mutants; % of tested: killed / (all − no tests). A mutant that survives or has no "
         "test is a change to the code that no selected test notices. Timed out: mutmut's `timeout`, which also "
