@@ -8,7 +8,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("numpy", "pillow", "onnxruntime", "ai-edge-litert", "tflite-runtime", "tensorflow", "keras")
+PACKAGES = ("numpy", "pillow", "onnxruntime", "ai-edge-litert", "tflite-runtime", "tensorflow", "jax", "keras")
 
 
 # Arm CPU part numbers (/proc/cpuinfo "CPU part") of the boards fmnist targets and their kin.

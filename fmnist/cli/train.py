@@ -1,4 +1,4 @@
-"""`fmnist train`: every TrainConfig setting as an option, checked before TensorFlow is imported."""
+"""`fmnist train`: every TrainConfig setting as an option, checked before Keras and its backend are imported."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from fmnist.cli import views
 from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, needs_extra, user_errors
 from fmnist.errors import FmnistError
-from fmnist.train.config import Arch, Precision, Strategy, defaults
+from fmnist.train.config import Arch, Backend, Precision, Strategy, defaults
 
 
 def train(
@@ -78,8 +78,15 @@ def train(
         int | None,
         typer.Option(min=20, help="Train on a stratified subset of this many images.", show_default=False),
     ] = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(help="What Keras trains on; auto: $KERAS_BACKEND, else TensorFlow when installed, else JAX."),
+    ] = Backend.auto,
     strategy: Annotated[
-        Strategy, typer.Option(help="mirrored: all GPUs (or logical CPUs); auto: mirrored when there are several GPUs.")
+        Strategy,
+        typer.Option(
+            help="mirrored: all GPUs or logical CPUs (TensorFlow); auto: mirrored when there are several GPUs."
+        ),
     ] = Strategy.auto,
     precision: Annotated[
         Precision, typer.Option(help="mixed: float16 compute, float32 weights; auto: mixed on a GPU.")
@@ -98,7 +105,7 @@ def train(
 
         if name is not None and (Path(name).name != name or name in ("", ".", "..")):
             raise FmnistError(f"--name {name!r} must be a plain folder name; use --runs-dir for the place")
-        data.find(data_dir)  # a missing dataset or teacher fails before TensorFlow's slow import
+        data.find(data_dir)  # a missing dataset or teacher fails before the slow import of Keras
         for run in teacher or []:
             folders.run_model(run, "--teacher")
         given: dict[str, Any] = {
@@ -123,8 +130,11 @@ def train(
             strategy=strategy.value,
             **{k: v for k, v in given.items() if v is not None},
         )
+        from fmnist.train import backend as backends
+
+        chosen = backends.choose(backend.value)
         quiet.silence(verbose)
-        with needs_extra("train"):
+        with needs_extra(backends.EXTRAS[chosen]):
             from fmnist.train import trainer
 
         run_dir = runs_dir / (name or arch.value)

@@ -1,4 +1,4 @@
-"""Training: architectures, the tf.data pipeline and the resumable trainer (TensorFlow lives here)."""
+"""Training: architectures, the input pipeline and the resumable trainer, on TensorFlow or JAX (Keras 3)."""
 
 import os
 

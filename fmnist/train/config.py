@@ -27,11 +27,19 @@ class Arch(str, Enum):
     mlp = "mlp"  # the seed articles' Flatten-Dense128 baseline
 
 
-class Strategy(str, Enum):
-    """How training is spread over devices (tf.distribute)."""
+class Backend(str, Enum):
+    """The Keras backend that trains (fmnist.train.backend)."""
 
-    auto = "auto"  # mirrored when there are several GPUs, else default
-    mirrored = "mirrored"  # every local GPU (every logical CPU when there is none)
+    auto = "auto"  # $KERAS_BACKEND, else TensorFlow when installed, else JAX
+    tensorflow = "tensorflow"
+    jax = "jax"
+
+
+class Strategy(str, Enum):
+    """How training is spread over devices."""
+
+    auto = "auto"  # mirrored when there are several GPUs (TensorFlow), else default
+    mirrored = "mirrored"  # TensorFlow: every local GPU (every logical CPU when there is none)
     default = "default"  # one device
 
 

@@ -1,10 +1,9 @@
 """Knowledge distillation from trained runs: soft targets, and the loss that mixes them in.
 
-The teachers see each batch as the student does, after augmentation: the input pipeline
-appends their averaged logits to the one-hot labels, so the targets are
-``[labels (10) | teacher logits (10)]`` (a teacher that saw only the unaugmented images
-would answer for a picture the student never got). Their forward pass runs in tf.data,
-beside the training step.
+The teachers see each batch as the student does, after augmentation: in training the model
+`fit` trains (`pipeline.Taught`) returns ``[student logits (10) | teachers' mean logits (10)]``
+(a teacher that saw only the unaugmented images would answer for a picture the student never
+got). Their forward pass runs inside the training step, on the device.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from fmnist import contract, folders
 from fmnist.errors import FmnistError
 
 
-def teachers(runs: Sequence[str]) -> Callable[[Any], Any]:
-    """The mean logits of each run's model.keras, as a function of a uint8 image batch."""
+def teachers(runs: Sequence[str]) -> list[keras.Model]:
+    """Each run's model.keras, checked to return 10 logits."""
     models = []
     for run in map(Path, runs):
         path = folders.run_model(run, "--teacher")
@@ -28,7 +27,7 @@ def teachers(runs: Sequence[str]) -> Callable[[Any], Any]:
         if tuple(model.outputs[0].shape)[1:] != (contract.NUM_CLASSES,):
             raise FmnistError(f"--teacher {run}: its model does not return {contract.NUM_CLASSES} logits")
         models.append(model)
-    return lambda images: keras.ops.mean(keras.ops.stack([m(images, training=False) for m in models]), axis=0)
+    return models
 
 
 def records(teachers: Sequence[str]) -> list[dict]:
@@ -40,22 +39,22 @@ def records(teachers: Sequence[str]) -> list[dict]:
     return found
 
 
-def accuracy(targets: Any, logits: Any) -> Any:
-    """Top-1 accuracy against the labels, the first 10 columns of the targets."""
-    return keras.metrics.categorical_accuracy(targets[:, : contract.NUM_CLASSES], logits)
+def accuracy(labels: Any, outputs: Any) -> Any:
+    """Top-1 accuracy of the student's logits, the first 10 columns of the outputs."""
+    return keras.metrics.categorical_accuracy(labels, outputs[:, : contract.NUM_CLASSES])
 
 
 def loss(label_smoothing: float, weight: float, temperature: float) -> Callable[[Any, Any], Any]:
     """Cross-entropy with the labels, mixed with T² · KL(teacher ‖ student) at temperature T
-    when the targets carry teacher logits (Hinton et al., 2015)."""
+    when the outputs carry the teachers' logits after the student's (Hinton et al., 2015)."""
     ops = keras.ops
 
-    def distillation(targets: Any, logits: Any) -> Any:
-        labels = targets[:, : contract.NUM_CLASSES]
+    def distillation(labels: Any, outputs: Any) -> Any:
+        logits = outputs[:, : contract.NUM_CLASSES]
         hard = keras.losses.categorical_crossentropy(labels, logits, from_logits=True, label_smoothing=label_smoothing)
-        if targets.shape[-1] == contract.NUM_CLASSES:
+        if outputs.shape[-1] == contract.NUM_CLASSES:
             return hard
-        teacher = ops.softmax(targets[:, contract.NUM_CLASSES :] / temperature)
+        teacher = ops.softmax(outputs[:, contract.NUM_CLASSES :] / temperature)
         student = ops.softmax(logits / temperature)
         soft = keras.losses.kl_divergence(teacher, student) * temperature**2
         return (1 - weight) * hard + weight * soft

@@ -8,35 +8,43 @@ crash resumes from the last finished epoch), and when done ``model.keras``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 from rich.console import Console
 
 from fmnist import data, folders, machine, plots
 from fmnist.errors import FmnistError
 from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
-from fmnist.train import distill, models, pipeline
+from fmnist.train import backend, distill, models, pipeline
 from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
 from fmnist.train.config import Arch, Strategy, TrainConfig
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """`mirrored` replicates over every GPU (every logical CPU when there is none)."""
+def make_strategy(name: str) -> Any:
+    """On TensorFlow, a tf.distribute strategy: `mirrored` replicates over every GPU (every logical
+    CPU when there is none). On JAX, None: one device."""
+    if name not in {s.value for s in Strategy}:
+        raise FmnistError(f"unknown strategy {name!r}; choose {', '.join(s.value for s in Strategy)}")
+    if keras.backend.backend() != "tensorflow":
+        if name == "mirrored":
+            raise FmnistError("--strategy mirrored is TensorFlow's (tf.distribute); train with --backend tensorflow")
+        return None
+    import tensorflow as tf
+
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "default"
     if name == "mirrored":
         devices = gpus or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if name == "default":
-        return tf.distribute.get_strategy()
-    raise FmnistError(f"unknown strategy {name!r}; choose {', '.join(s.value for s in Strategy)}")
+    return tf.distribute.get_strategy()
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, overwrite: bool) -> dict | None:
@@ -101,8 +109,8 @@ def test_metrics(y: np.ndarray, logits: np.ndarray) -> dict:
 
 
 def _machine() -> dict:
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return {**machine.describe(), "gpus": gpus}
+    devices = backend.devices()
+    return {**machine.describe(), "devices": devices, "gpus": [d for d in devices if "gpu" in d.lower()]}
 
 
 def train(
@@ -126,32 +134,24 @@ def train(
         return finished
     dataset = data.load(data_dir)
 
-    keras.utils.set_random_seed(config.seed)
+    backend.seed(config.seed)
     strategy = make_strategy(config.strategy)
-    on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    mixed = on_gpu if config.mixed_precision is None else config.mixed_precision
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    mixed = backend.on_gpu() if config.mixed_precision is None else config.mixed_precision
+    keras.mixed_precision.set_global_policy(backend.mixed_policy() if mixed else "float32")
 
     x, y = dataset.x_train, dataset.y_train
     if config.limit:
         subset = data.stratified_subset(y, config.limit, config.seed)
         x, y = x[subset], y[subset]
     keep, held_out = data.stratified_split(y, config.val_fraction, config.seed)
-    train_ds = pipeline.dataset(
-        x[keep],
-        y[keep],
-        config.batch_size,
-        shuffle=True,
-        augment=config.augment,
-        erase=config.erase,
-        seed=config.seed,
-        teacher=distill.teachers(config.teachers) if config.teachers else None,
-    )
-    val_ds = pipeline.dataset(x[held_out], y[held_out], 1024)
+    train_ds = pipeline.Batches(x[keep], y[keep], config.batch_size, shuffle=True, seed=config.seed)
+    val_ds = pipeline.Batches(x[held_out], y[held_out], 1024)
     steps = len(train_ds)
 
-    with strategy.scope():
-        model = models.build(config.arch)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        augment = pipeline.Augment(config.seed, config.erase) if config.augment else None
+        model = pipeline.Taught(models.build(config.arch), augment, distill.teachers(config.teachers))
+        model(train_ds[0][0][:1], training=True)  # built before fit, which BackupAndRestore needs
         _compile(model, config, steps)
 
     history_path = run_dir / "history.json"
@@ -179,6 +179,7 @@ def train(
     ]
     if done:
         console.print(f"resuming {run_dir} after epoch {len(done)}", highlight=False)
+    train_ds.start_at(len(done))
     with progress:
         model.fit(
             train_ds,
@@ -186,8 +187,11 @@ def train(
             epochs=config.epochs,
             callbacks=fit_callbacks,
             shuffle=False,
-            verbose=0,  # the dataset shuffles itself, seeded
+            verbose=0,  # the batches shuffle themselves, seeded
         )
+    if config.ema:  # on JAX the moving average's last swap leaves model and optimizer sharing buffers
+        for variable in model.optimizer.variables:
+            variable.assign(keras.ops.convert_to_numpy(variable))
 
     history = read_history(history_path)
     if best_path.exists():
@@ -196,7 +200,7 @@ def train(
     # configuration (the loss and metric are fmnist's own): it loads anywhere Keras runs
     keras.mixed_precision.set_global_policy("float32")
     trained, model = model, models.build(config.arch)
-    model.set_weights(trained.get_weights())
+    model.set_weights(trained.student.get_weights())
 
     logits = model.predict(dataset.x_test[..., None], batch_size=1024, verbose=0)
     best = max(history, key=lambda r: r["val_accuracy"])
@@ -212,8 +216,9 @@ def train(
         "seed": config.seed,
         "config": config.record(),
         "teachers": distill.records(config.teachers),
-        "strategy": type(strategy).__name__,
-        "replicas": strategy.num_replicas_in_sync,
+        "backend": keras.backend.backend(),
+        "strategy": type(strategy).__name__ if strategy else "one device",
+        "replicas": strategy.num_replicas_in_sync if strategy else 1,
         "mixed_precision": mixed,
         "train_images": len(keep),
         "val_images": len(held_out),
