@@ -42,7 +42,7 @@ def _train_without_tensorflow(*args: str) -> subprocess.CompletedProcess:
 
 @needs_data
 @pytest.mark.slow
-def test_a_run_trained_on_jax_without_tensorflow_exports_to_every_format(tmp_path):
+def test_a_run_trained_on_jax_without_tensorflow_teaches_and_exports_to_every_format(tmp_path):
     result = _train_without_tensorflow(
         "--backend", "jax", "--limit", "1000", "--epochs", "2", "--batch-size", "50", "--erase", "0.5",
         "--ema", "0.9", "--runs-dir", str(tmp_path), "--name", "jax",
@@ -58,6 +58,14 @@ def test_a_run_trained_on_jax_without_tensorflow_exports_to_every_format(tmp_pat
     assert sorted(p.name for p in (run / "plots").iterdir()) == [
         "confusion_matrix.png", "predictions.png", "training_curves.png",
     ]  # fmt: skip
+    taught = _train_without_tensorflow(
+        "--backend", "jax", "--limit", "300", "--epochs", "1", "--teacher", str(run), "--runs-dir", str(tmp_path),
+        "--name", "student",
+    )  # fmt: skip
+    assert taught.returncode == 0, taught.stderr[-3000:]
+    assert taught.stdout.strip().splitlines()[-1] == "imported: ['jax', 'keras']"
+    student = json.loads((tmp_path / "student" / "metrics.json").read_text())
+    assert student["teachers"] == [{"run": str(run), "arch": "edge", "test_accuracy": metrics["test_accuracy"]}]
     manifest = export(run / "model.keras", ["onnx", "onnx-int8", "tflite", "tflite-int8"], run / "export")
     assert sorted(manifest["artifacts"]) == ["onnx", "onnx-int8", "tflite", "tflite-int8"]
     float_onnx = manifest["artifacts"]["onnx"]["verified"]

@@ -183,9 +183,12 @@ def test_resume_after_a_crash_loses_no_epoch(real_data, tmp_path):
     assert OptimizerSteps.at_resume == (2, 2 * steps)  # epoch 3 starts with the optimizer state of 2
 
 
-def test_kill_9_then_the_same_command_resumes(real_data, tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_kill_9_then_the_same_command_resumes(real_data, tmp_path, backend):
     args = [
         "train",
+        "--backend",
+        backend,
         "--epochs",
         "4",
         "--limit",
@@ -217,6 +220,7 @@ def test_kill_9_then_the_same_command_resumes(real_data, tmp_path):
     epochs = [r["epoch"] for r in json.loads((tmp_path / "k" / "history.json").read_text())]
     assert epochs == [1, 2, 3, 4]
     assert "test accuracy" in result.stdout
+    assert json.loads((tmp_path / "k" / "metrics.json").read_text())["backend"] == backend
 
 
 def test_mirrored_strategy_on_two_logical_cpus(real_data, tmp_path):
