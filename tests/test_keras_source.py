@@ -66,3 +66,14 @@ def test_a_corrupt_keras_file_is_refused_in_one_line(tmp_path):
 def test_each_format_is_made_by_the_converter_its_record_names():
     assert exporter._converter(formats.FORMATS["onnx"]) is convert_onnx.to_onnx
     assert exporter._converter(formats.FORMATS["tflite-int8"]) is convert_tflite.to_tflite_int8
+
+
+def test_a_model_with_python_code_inside_is_refused_unrun(tmp_path):
+    """Keras's safe mode: a Lambda layer's code, stored in the file, is never deserialised."""
+    import keras
+
+    pixels = keras.Input((28, 28, 1), dtype="uint8")
+    flat = keras.layers.Flatten()(keras.layers.Lambda(lambda x: keras.ops.cast(x, "float32"))(pixels))
+    path = _save(tmp_path, "lambda.keras", pixels, keras.layers.Dense(10)(flat))
+    with pytest.raises(FmnistError, match=f"^{path}: not a loadable Keras model \\(.*Lambda.*\\)$"):
+        exporter.load_keras(path)
