@@ -77,3 +77,17 @@ def test_a_model_with_python_code_inside_is_refused_unrun(tmp_path):
     path = _save(tmp_path, "lambda.keras", pixels, keras.layers.Dense(10)(flat))
     with pytest.raises(FmnistError, match=f"^{path}: not a loadable Keras model \\(.*Lambda.*\\)$"):
         exporter.load_keras(path)
+
+
+def test_a_model_saved_with_its_own_loss_is_loaded_without_it(tmp_path):
+    """Export needs the layers, not the training configuration: a loss Keras cannot find is no obstacle."""
+    import keras
+
+    def own_loss(labels, logits):
+        return keras.ops.mean((labels - logits) ** 2)
+
+    pixels = keras.Input((28, 28, 1), dtype="uint8")
+    model = keras.Model(pixels, keras.layers.Dense(10)(keras.layers.Flatten()(pixels)))
+    model.compile(optimizer="adam", loss=own_loss)
+    model.save(tmp_path / "compiled.keras")
+    assert exporter.load_keras(tmp_path / "compiled.keras").outputs[0].shape == (None, 10)
