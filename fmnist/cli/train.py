@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,9 +86,31 @@ def train(
     strategy: Annotated[
         Strategy,
         typer.Option(
-            help="mirrored: all GPUs or logical CPUs (TensorFlow); auto: mirrored when there are several GPUs."
+            help="mirrored: all GPUs or logical CPUs (TensorFlow); multi-worker: several processes, data "
+            "parallel (JAX); auto: mirrored when there are several GPUs."
         ),
     ] = Strategy.auto,
+    coordinator: Annotated[
+        str | None,
+        typer.Option(
+            help="multi-worker: HOST:PORT of process 0 (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES).",
+            show_default=False,
+        ),
+    ] = None,
+    num_processes: Annotated[
+        int | None,
+        typer.Option(
+            help="multi-worker: how many processes train (default: $KERAS_DISTRIBUTION_NUM_PROCESSES).",
+            show_default=False,
+        ),
+    ] = None,
+    process_id: Annotated[
+        int | None,
+        typer.Option(
+            help="multi-worker: this process's number, 0 the coordinator (default: $KERAS_DISTRIBUTION_PROCESS_ID).",
+            show_default=False,
+        ),
+    ] = None,
     precision: Annotated[
         Precision, typer.Option(help="mixed: float16 compute, float32 weights; auto: mixed on a GPU.")
     ] = Precision.auto,
@@ -131,14 +154,27 @@ def train(
             **{k: v for k, v in given.items() if v is not None},
         )
         from fmnist.train import backend as backends
+        from fmnist.train import cluster
 
+        job = None
+        if strategy == Strategy.multi_worker:
+            job = cluster.settings(coordinator, num_processes, process_id, config.batch_size)
+        elif coordinator or num_processes is not None or process_id is not None:
+            raise FmnistError("--coordinator, --num-processes and --process-id are for --strategy multi-worker")
         chosen = backends.choose(backend.value)
+        if job and chosen != "jax":
+            raise FmnistError("--strategy multi-worker runs on JAX (keras.distribution); train with --backend jax")
+        if job and os.environ.get(cluster.WORKER) != "1":
+            raise typer.Exit(cluster.supervise(job))
         quiet.silence(verbose)
         with needs_extra(backends.EXTRAS[chosen]):
             from fmnist.train import trainer
 
         run_dir = runs_dir / (name or arch.value)
         metrics = trainer.train(
-            config, run_dir, data_dir=data_dir, overwrite=overwrite, console=err, command=command_line()
+            config, run_dir, data_dir=data_dir, overwrite=overwrite, console=err, command=command_line(), job=job
         )
+    if job and not job.leader:
+        err.print(f"process {job.process_id} of {job.num_processes}: done; process 0 wrote {run_dir}", highlight=False)
+        return
     views.metrics(metrics, run_dir)

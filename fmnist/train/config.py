@@ -40,6 +40,7 @@ class Strategy(str, Enum):
 
     auto = "auto"  # mirrored when there are several GPUs (TensorFlow), else default
     mirrored = "mirrored"  # TensorFlow: every local GPU (every logical CPU when there is none)
+    multi_worker = "multi-worker"  # JAX: several processes, data parallel (keras.distribution)
     default = "default"  # one device
 
 

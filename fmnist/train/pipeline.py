@@ -17,12 +17,23 @@ from fmnist.contract import NUM_CLASSES
 
 class Batches(keras.utils.PyDataset):
     """(uint8 pixels [B,28,28,1], float32 one-hot labels [B,10]); with `shuffle`, each epoch's order
-    is a permutation drawn from (seed, epoch), so a resumed run sees the order it would have seen."""
+    is a permutation drawn from (seed, epoch), so a resumed run sees the order it would have seen.
+    `whole`: full batches only (the images past the last are left out), as processes that train
+    together need."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        whole: bool = False,
+    ):
         super().__init__()
         self.x, self.labels = x[..., None], np.eye(NUM_CLASSES, dtype=np.float32)[y]
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.batch_size, self.shuffle, self.seed, self.whole = batch_size, shuffle, seed, whole
         self.epoch = 0
         self.order = self._order()
 
@@ -36,7 +47,7 @@ class Batches(keras.utils.PyDataset):
         self.order = self._order()
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+        return (math.floor if self.whole else math.ceil)(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]

@@ -22,16 +22,20 @@ from fmnist import data, folders, machine, plots
 from fmnist.errors import FmnistError
 from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
-from fmnist.train import backend, distill, models, pipeline
+from fmnist.train import backend, cluster, distill, models, pipeline
 from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
 from fmnist.train.config import Arch, Strategy, TrainConfig
 
 
 def make_strategy(name: str) -> Any:
     """On TensorFlow, a tf.distribute strategy: `mirrored` replicates over every GPU (every logical
-    CPU when there is none). On JAX, None: one device."""
+    CPU when there is none). On JAX, None: one device, or `keras.distribution` (multi-worker)."""
     if name not in {s.value for s in Strategy}:
         raise FmnistError(f"unknown strategy {name!r}; choose {', '.join(s.value for s in Strategy)}")
+    if name == "multi-worker":
+        if keras.backend.backend() != "jax":
+            raise FmnistError("--strategy multi-worker runs on JAX (keras.distribution); train with --backend jax")
+        return None
     if keras.backend.backend() != "tensorflow":
         if name == "mirrored":
             raise FmnistError("--strategy mirrored is TensorFlow's (tf.distribute); train with --backend tensorflow")
@@ -122,20 +126,29 @@ def train(
     console: Console | None = None,
     command: str | None = None,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
+    job: cluster.Cluster | None = None,
 ) -> dict:
-    """Train (or resume) a run and return its metrics; see the module docstring."""
+    """Train (or resume) a run and return its metrics; see the module docstring. With a `job`, this
+    process is one of several training it (data parallel): process 0 writes `run_dir`."""
     if config.arch not in {a.value for a in Arch}:
         raise FmnistError(f"unknown architecture {config.arch!r}; choose one of {', '.join(a.value for a in Arch)}")
+    strategy = make_strategy(config.strategy)
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
-    finished = _prepare_run_dir(run_dir, config, overwrite)
+    local_dir = job.local_run_dir(run_dir) if job else run_dir
+    if job:
+        if not job.leader:
+            console = Console(stderr=True, quiet=True)
+        cluster.join(job, {**config.record(), "processes": job.num_processes})
+    finished = _prepare_run_dir(local_dir, config, overwrite)
+    if job and not cluster.same_everywhere(bytes([bool(finished)])):
+        raise FmnistError(f"{local_dir}: finished on some processes and not on others; rerun with --overwrite")
     if finished:
         console.print(f"{run_dir} is already trained (pass --overwrite to train it again)")
         return finished
     dataset = data.load(data_dir)
 
     backend.seed(config.seed)
-    strategy = make_strategy(config.strategy)
     mixed = backend.on_gpu() if config.mixed_precision is None else config.mixed_precision
     keras.mixed_precision.set_global_policy(backend.mixed_policy() if mixed else "float32")
 
@@ -144,19 +157,29 @@ def train(
         subset = data.stratified_subset(y, config.limit, config.seed)
         x, y = x[subset], y[subset]
     keep, held_out = data.stratified_split(y, config.val_fraction, config.seed)
-    train_ds = pipeline.Batches(x[keep], y[keep], config.batch_size, shuffle=True, seed=config.seed)
-    val_ds = pipeline.Batches(x[held_out], y[held_out], 1024)
+    batch, val_batch = config.batch_size, 1024
+    if job:  # each process reads an equal shard, its share of every global batch, and no ragged end
+        n, i = job.num_processes, job.process_id
+        keep, held_out = keep[i::n][: len(keep) // n], held_out[i::n][: len(held_out) // n]
+        batch, val_batch = batch // n, max(min(val_batch // n, len(held_out)), 1)
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=keras.distribution.list_devices(), auto_shard_dataset=False)
+        )
+    train_ds = pipeline.Batches(x[keep], y[keep], batch, shuffle=True, seed=config.seed, whole=bool(job))
+    val_ds = pipeline.Batches(x[held_out], y[held_out], val_batch, whole=bool(job))
     steps = len(train_ds)
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         augment = pipeline.Augment(config.seed, config.erase) if config.augment else None
         model = pipeline.Taught(models.build(config.arch), augment, distill.teachers(config.teachers))
-        model(train_ds[0][0][:1], training=True)  # built before fit, which BackupAndRestore needs
+        model(train_ds[0][0][:1])  # built before fit, which BackupAndRestore needs (in inference: no BN update)
         _compile(model, config, steps)
 
-    history_path = run_dir / "history.json"
-    best_path = run_dir / "best.weights.h5"
-    done = read_history(history_path)[: _restored_epochs(run_dir / "backup")]
+    history_path = local_dir / "history.json"
+    best_path = local_dir / "best.weights.h5"
+    done = read_history(history_path)[: _restored_epochs(local_dir / "backup")]
+    if job and not cluster.same_everywhere(str(len(done)).encode().ljust(8)):
+        raise FmnistError(f"the processes hold checkpoints of different epochs ({local_dir}); rerun with --overwrite")
     best_so_far = max((r["val_accuracy"] for r in done), default=None)
     fit_callbacks = [
         # validate, keep and back up the weights' moving average (it swaps in at each epoch's end)
@@ -171,7 +194,7 @@ def train(
             initial_value_threshold=best_so_far,
         ),
         keras.callbacks.BackupAndRestore(  # kept until metrics.json is written
-            run_dir / "backup", double_checkpoint=True, delete_checkpoint=False
+            local_dir / "backup", double_checkpoint=True, delete_checkpoint=False
         ),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=max(5, config.epochs // 3)),
         progress := RichProgress(config.epochs, steps, console),
@@ -196,6 +219,10 @@ def train(
     history = read_history(history_path)
     if best_path.exists():
         model.load_weights(best_path)
+    if job:
+        if not cluster.same_everywhere(cluster.weights_digest(model.student.get_weights())):
+            raise FmnistError("the processes ended with different weights; the run folder is left as it was")
+        keras.distribution.set_distribution(None)  # what follows runs on each process alone
     # store a float32 model (exporters and runtimes get one precision) without its training
     # configuration (the loss and metric are fmnist's own): it loads anywhere Keras runs
     keras.mixed_precision.set_global_policy("float32")
@@ -217,16 +244,21 @@ def train(
         "config": config.record(),
         "teachers": distill.records(config.teachers),
         "backend": keras.backend.backend(),
-        "strategy": type(strategy).__name__ if strategy else "one device",
-        "replicas": strategy.num_replicas_in_sync if strategy else 1,
+        "strategy": type(strategy).__name__ if strategy else "multi-worker" if job else "one device",
+        "processes": job.num_processes if job else 1,
+        "replicas": strategy.num_replicas_in_sync if strategy else len(backend.devices()) if job else 1,
         "mixed_precision": mixed,
-        "train_images": len(keep),
-        "val_images": len(held_out),
+        "train_images": len(train_ds) * config.batch_size if job else len(keep),
+        "val_images": len(val_ds) * val_batch * job.num_processes if job else len(held_out),
         "data": str(dataset.source),
         "machine": _machine(),
         "command": command,
     }
 
+    if job and not job.leader:  # process 0 writes the run folder; this one's checkpoints go
+        shutil.rmtree(local_dir, ignore_errors=True)
+        cluster.barrier("fmnist train: written")
+        return metrics
     plot_dir = run_dir / "plots"
     plots.training_curves(history, plot_dir / "training_curves.png")
     plots.confusion_matrix(
@@ -241,4 +273,6 @@ def train(
     write_json(run_dir / folders.METRICS, metrics)  # last: its presence marks a finished run
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     best_path.unlink(missing_ok=True)  # model.keras holds these weights now
+    if job:
+        cluster.barrier("fmnist train: written")
     return metrics
