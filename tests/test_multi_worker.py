@@ -147,3 +147,16 @@ def test_a_coordinator_port_in_use_is_refused(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: --coordinator localhost:{port}: port {port} is in use on this machine"
     )
+
+
+def test_keras_distribution_variables_stand_for_the_options(tmp_path):
+    env = {
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": "localhost:1,localhost:2",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_PROCESS_ID": "5",
+    }
+    result = run_fmnist(
+        "train", "--backend", "jax", "--strategy", "multi-worker", "--runs-dir", str(tmp_path), env=env, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: --process-id 5 is out of range for 2 processes (0 to 1)"

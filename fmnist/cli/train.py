@@ -93,21 +93,21 @@ def train(
     coordinator: Annotated[
         str | None,
         typer.Option(
-            help="multi-worker: HOST:PORT of process 0 (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES).",
+            help="multi-worker: HOST:PORT of process 0, the coordinator.",
             show_default=False,
         ),
     ] = None,
     num_processes: Annotated[
         int | None,
         typer.Option(
-            help="multi-worker: how many processes train (default: $KERAS_DISTRIBUTION_NUM_PROCESSES).",
+            help="multi-worker: how many processes train.",
             show_default=False,
         ),
     ] = None,
     process_id: Annotated[
         int | None,
         typer.Option(
-            help="multi-worker: this process's number, 0 the coordinator (default: $KERAS_DISTRIBUTION_PROCESS_ID).",
+            help="multi-worker: this process's number, from 0.",
             show_default=False,
         ),
     ] = None,
