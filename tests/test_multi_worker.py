@@ -58,6 +58,10 @@ def test_two_processes_train_one_model_and_process_0_writes_the_run(tmp_path):
     )  # fmt: skip
     assert metrics["train_images"] == 1056 and metrics["epochs"] == 2  # 33 global batches of 32: 1,080 cut to whole
     assert (tmp_path / "mw" / "model.keras").is_file() and metrics["test_accuracy"] >= 0.5  # 55.9 % measured
+    (zero, err0), (one, err1) = finish(start(tmp_path, free_port(), "--limit", "1200", "--epochs", "2"))
+    assert zero == 0 and one == 0, err0[-2000:] + err1[-2000:]
+    assert f"{tmp_path / 'mw'} is already trained" in err0  # a rerun of a finished job trains nothing
+    assert not Cluster("h:1", 2, 1).local_run_dir(tmp_path / "mw").exists()
 
 
 @needs_data

@@ -158,6 +158,14 @@ def same_everywhere(value: bytes) -> bool:
     return bool((every == mine).all())
 
 
+def leader_says(flag: bool) -> bool:
+    """Process 0's flag, on every process."""
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(np.asarray(multihost_utils.broadcast_one_to_all(np.array([flag], np.uint8)))[0])
+
+
 def weights_digest(weights: list[Any]) -> bytes:
     import numpy as np
 

@@ -141,8 +141,9 @@ def train(
             console = Console(stderr=True, quiet=True)
         cluster.join(job, {**config.record(), "processes": job.num_processes})
     finished = _prepare_run_dir(local_dir, config, overwrite)
-    if job and not cluster.same_everywhere(bytes([bool(finished)])):
-        raise FmnistError(f"{local_dir}: finished on some processes and not on others; rerun with --overwrite")
+    if job and cluster.leader_says(finished is not None) and not job.leader:  # process 0 holds the run folder
+        shutil.rmtree(local_dir, ignore_errors=True)
+        return {}
     if finished:
         console.print(f"{run_dir} is already trained (pass --overwrite to train it again)")
         return finished
