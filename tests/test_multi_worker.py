@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import needs_data, run_fmnist
 
@@ -70,9 +71,12 @@ def test_a_killed_process_ends_the_other_with_one_line_and_the_same_commands_res
     extra = ("--limit", "3000", "--epochs", "4", "--no-augment")
     port = free_port()
     processes = start(tmp_path, port, *extra)
-    backup = tmp_path / "mw" / "backup" / "training_metadata.json"
+    backups = [
+        d / "backup" / "training_metadata.json"
+        for d in (tmp_path / "mw", Cluster("h:1", 2, 1).local_run_dir(tmp_path / "mw"))
+    ]
     deadline = time.monotonic() + 300
-    while not backup.exists() and time.monotonic() < deadline:
+    while not all(b.exists() for b in backups) and time.monotonic() < deadline:
         assert all(p.poll() is None for p in processes), "training ended before it could be killed"
         time.sleep(0.1)
     os.kill(processes[1].pid, signal.SIGKILL)
@@ -82,7 +86,8 @@ def test_a_killed_process_ends_the_other_with_one_line_and_the_same_commands_res
     assert err.strip().splitlines()[-1].startswith("error: process 0 of 2 stopped (")
     assert "rerun every process with the same command to resume" in err.strip().splitlines()[-1]
     assert not (tmp_path / "mw" / "metrics.json").exists() and (tmp_path / "mw" / "config.json").exists()
-    saved = json.loads(backup.read_text())["epoch"]
+    # one process may have checkpointed an epoch more than the other: both go on from the fewer
+    saved = min(json.loads(b.read_text())["epoch"] for b in backups)
 
     (zero, err0), (one, err1) = finish(start(tmp_path, free_port(), *extra))
     assert zero == 0 and one == 0, err0[-2000:] + err1[-2000:]
@@ -164,3 +169,25 @@ def test_keras_distribution_variables_stand_for_the_options(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: --process-id 5 is out of range for 2 processes (0 to 1)"
+
+
+def test_a_checkpoint_an_epoch_ahead_goes_back_to_the_one_before(tmp_path):
+    """What a process does when another stopped one checkpoint behind it: Keras's own backup files,
+    the latest replaced by the one kept before it (or none, to start over); further back, no."""
+    import keras
+
+    from fmnist.train.trainer import _back_to, _restored_epochs
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    backup = tmp_path / "backup"
+    saved = []
+    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: saved.append(model.get_weights()))
+    callback = keras.callbacks.BackupAndRestore(backup, double_checkpoint=True, delete_checkpoint=False)
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=3, verbose=0, callbacks=[keep, callback])
+    assert _restored_epochs(backup) == 3 and _back_to(backup, 3)
+    assert not _back_to(backup, 1) and _restored_epochs(backup) == 3  # the one before is epoch 2's
+    assert _back_to(backup, 2) and _restored_epochs(backup) == 2
+    model.load_weights(backup / "latest.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), saved[1], strict=True))
+    assert _back_to(backup, 0) and not backup.exists()

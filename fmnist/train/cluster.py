@@ -158,6 +158,14 @@ def same_everywhere(value: bytes) -> bool:
     return bool((every == mine).all())
 
 
+def smallest(number: int) -> int:
+    """The smallest of every process's number."""
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return int(np.asarray(multihost_utils.process_allgather(np.array([number], np.int32))).min())
+
+
 def leader_says(flag: bool) -> bool:
     """Process 0's flag, on every process."""
     import numpy as np

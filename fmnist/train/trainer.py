@@ -82,6 +82,25 @@ def _restored_epochs(backup_dir: Path) -> int:
         return 0
 
 
+def _back_to(backup_dir: Path, epochs: int) -> bool:
+    """Make `backup_dir` hold the checkpoint after `epochs` finished epochs, from the one before the
+    latest that BackupAndRestore keeps (double_checkpoint) if need be; False when it holds neither."""
+    if _restored_epochs(backup_dir) == epochs:
+        return True
+    if epochs == 0:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        return True
+    previous = backup_dir / "training_metadata.json.bkp"
+    try:
+        if int(json.loads(previous.read_text())["epoch"]) != epochs:
+            return False
+    except (OSError, ValueError, KeyError):
+        return False
+    shutil.copyfile(backup_dir / "latest.weights.h5.bkp", backup_dir / "latest.weights.h5")
+    shutil.copyfile(previous, backup_dir / "training_metadata.json")
+    return True
+
+
 def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
     total = config.epochs * steps_per_epoch
     warmup = min(steps_per_epoch, total // 10)
@@ -178,9 +197,14 @@ def train(
 
     history_path = local_dir / "history.json"
     best_path = local_dir / "best.weights.h5"
-    done = read_history(history_path)[: _restored_epochs(local_dir / "backup")]
-    if job and not cluster.same_everywhere(str(len(done)).encode().ljust(8)):
-        raise FmnistError(f"the processes hold checkpoints of different epochs ({local_dir}); rerun with --overwrite")
+    restored = _restored_epochs(local_dir / "backup")
+    if job:  # a process stopped between the others' checkpoints is one epoch behind: all go back to it
+        restored = cluster.smallest(restored)
+        if not _back_to(local_dir / "backup", restored):
+            raise FmnistError(
+                f"the processes hold checkpoints of different epochs ({local_dir}); rerun with --overwrite"
+            )
+    done = read_history(history_path)[:restored]
     best_so_far = max((r["val_accuracy"] for r in done), default=None)
     fit_callbacks = [
         # validate, keep and back up the weights' moving average (it swaps in at each epoch's end)
