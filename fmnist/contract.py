@@ -64,7 +64,7 @@ def check_signature(
     """
     if inputs != 1 or outputs != 1:
         raise ContractError(f"{where}: has {inputs} inputs and {outputs} outputs; an fmnist model has one of each")
-    if dtype != "uint8" or tuple(shape)[1:] != INPUT_SHAPE or tuple(output_shape)[-1:] != (NUM_CLASSES,):
+    if dtype != "uint8" or tuple(shape)[1:] != INPUT_SHAPE or tuple(output_shape)[1:] != (NUM_CLASSES,):
         raise ContractError(
             f"{where}: takes {dtype} [{_dims(shape)}] and returns [{_dims(output_shape)}]; an fmnist model "
             f"takes uint8 [N, {SIDE}, {SIDE}, 1] pixels and returns [N, {NUM_CLASSES}] logits"

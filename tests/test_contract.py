@@ -40,6 +40,9 @@ WANTED = "; an fmnist model takes uint8 [N, 28, 28, 1] pixels and returns [N, 10
         (1, 1, "uint8", (-1, 28, 28), (-1, 10), "m: takes uint8 [N, 28, 28] and returns [N, 10]" + WANTED),
         (1, 1, "uint8", ("batch", 1, 28, 28), (0, 10), "m: takes uint8 [N, 1, 28, 28] and returns [0, 10]" + WANTED),
         (1, 1, "uint8", (None, 28, 28, 1), (None, 5), "m: takes uint8 [N, 28, 28, 1] and returns [N, 5]" + WANTED),
+        (1, 1, "uint8", (None, 28, 28, 1), (None, 3, 10),
+         "m: takes uint8 [N, 28, 28, 1] and returns [N, 3, 10]" + WANTED),
+        (1, 1, "uint8", (None, 28, 28, 1), (10,), "m: takes uint8 [N, 28, 28, 1] and returns [10]" + WANTED),
     ],
 )  # fmt: skip
 def test_a_model_outside_the_contract_is_refused_with_what_it_takes(

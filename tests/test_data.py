@@ -67,6 +67,12 @@ def test_reads_gzipped_and_raw_idx(tmp_path, images, labels, compress):
         (lambda b: b[:15], "images", r"^bad: truncated IDX header \(15 bytes\)$"),
         (lambda b: (0x0D03).to_bytes(4, "big") + b[4:], "images", r"^bad: bad IDX magic 0x00000d03, expected "
          r"0x00000803 \(uint8 images\)$"),
+        (lambda b: b + b"\0", "images", r"^bad: has trailing bytes: 9409 data bytes for dims \(12, 28, 28\), "
+         r"expected 9408$"),
+        (lambda b: b[:4] + (2**24 + 1).to_bytes(4, "big") + b[8:], "images", r"^bad: truncated: 9408 data bytes "
+         r"for dims \(16777217, 28, 28\), expected 13153338128$"),  # every byte of a dimension counts
+        (lambda b: b[:12] + (2**16 + 28).to_bytes(4, "big") + b[16:], "images", r"^bad: images are 28x65564, "
+         r"expected 28x28$"),
     ],
 )  # fmt: skip
 def test_bad_idx_is_a_clear_error(tmp_path, images, mutate, kind, message):
@@ -382,3 +388,38 @@ def test_a_subset_as_large_as_the_labels_is_all_of_them_even_when_the_classes_ar
     from fmnist.data import stratified_subset
 
     assert stratified_subset(np.array([0, 0, 0, 1]), size, seed=0).tolist() == [0, 1, 2, 3]
+
+
+def test_an_unreadable_file_is_named_with_the_reason(tmp_path):
+    with pytest.raises(DataError) as caught:
+        data.read_idx(tmp_path, "images")  # a folder: reading it fails
+    assert str(caught.value) == f"{tmp_path}: cannot read (Is a directory)"
+
+
+def test_a_malformed_file_in_a_data_folder_is_named(tmp_path, images, labels):
+    folder = fake_dataset(tmp_path / "d", images, labels)
+    broken = folder / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(gzip.compress(idx_bytes(images)[:-1]))
+    with pytest.raises(DataError, match=f"^{broken}: truncated: 9407 data bytes"):
+        data.load(folder)
+
+
+def test_an_incomplete_cache_is_passed_over_for_a_complete_folder(tmp_path, monkeypatch, images, labels):
+    cache = fake_dataset(tmp_path / "xdg" / "fmnist", images, labels)
+    (cache / "t10k-labels-idx1-ubyte.gz").unlink()
+    debian = fake_dataset(tmp_path / "debian", images, labels)
+    monkeypatch.delenv("FMNIST_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", debian)
+    assert data.find() == debian
+
+
+def test_a_download_that_fails_its_checksum_says_so_in_one_line(mirror, tmp_path, images, labels):
+    url, site = mirror
+    fake_dataset(site, images, labels)
+    with pytest.raises(DataError) as caught:
+        data.download(tmp_path / "cache", url)
+    assert str(caught.value) == (
+        f"{url}train-images-idx3-ubyte.gz: downloaded file does not match the published checksum; try again, "
+        "or install the Debian package dataset-fashion-mnist"
+    )

@@ -171,3 +171,28 @@ def test_a_file_is_located_with_the_manifest_beside_it():
     located = folders.locate(folders.SHIPPED / "model.onnx")
     assert located.chosen and located.files == {"onnx": folders.SHIPPED / "model.onnx"}
     assert located.manifest is not None and located.manifest.entries["onnx"].file == "model.onnx"
+
+
+def test_a_manifest_entry_of_few_fields_reads_with_stated_defaults():
+    old = folders.Entry.from_json("onnx", {"file": "model.onnx", "format": "onnx"})  # before "family"
+    assert old == folders.Entry("onnx", "model.onnx", "onnx", "unknown", 0, "", {}, {}, None, {})
+    bare = folders.Entry.from_json("x", {"file": "x.bin"})
+    assert (bare.family, bare.precision, bare.bytes, bare.sha256) == ("", "unknown", 0, "")
+    assert bare.verified == {} and bare.limits == {} and bare.extra == {}
+
+
+def test_a_folder_whose_manifest_names_no_source_is_located_with_its_manifest(tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(folders.SHIPPED, export)
+    manifest = json.loads((export / folders.MANIFEST).read_text())
+    manifest["source"].pop("path")
+    (export / folders.MANIFEST).write_text(json.dumps(manifest))
+    located = folders.locate(export)
+    assert located.keras is None and located.chosen is False
+    assert located.manifest == folders.read_manifest(export)
+
+
+def test_a_run_folder_with_an_empty_export_folder_says_where_it_looked(tmp_path):
+    (tmp_path / folders.EXPORT).mkdir()
+    with pytest.raises(FmnistError, match=f"^{tmp_path}: no model file here or in {tmp_path / folders.EXPORT}; "):
+        folders.locate(tmp_path)

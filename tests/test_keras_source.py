@@ -72,11 +72,15 @@ def test_a_model_with_python_code_inside_is_refused_unrun(tmp_path):
     """Keras's safe mode: a Lambda layer's code, stored in the file, is never deserialised."""
     import keras
 
+    marker = tmp_path / "ran"
+    code = eval(f"lambda x: x if open({str(marker)!r}, 'w') else x")  # leaves a file where it runs
     pixels = keras.Input((28, 28, 1), dtype="uint8")
-    flat = keras.layers.Flatten()(keras.layers.Lambda(lambda x: keras.ops.cast(x, "float32"))(pixels))
+    flat = keras.layers.Flatten()(keras.layers.Lambda(code)(pixels))
     path = _save(tmp_path, "lambda.keras", pixels, keras.layers.Dense(10)(flat))
+    marker.unlink()
     with pytest.raises(FmnistError, match=f"^{path}: not a loadable Keras model \\(.*Lambda.*\\)$"):
         exporter.load_keras(path)
+    assert not marker.exists()
 
 
 def test_a_model_saved_with_its_own_loss_is_loaded_without_it(tmp_path):
@@ -91,3 +95,15 @@ def test_a_model_saved_with_its_own_loss_is_loaded_without_it(tmp_path):
     model.compile(optimizer="adam", loss=own_loss)
     model.save(tmp_path / "compiled.keras")
     assert exporter.load_keras(tmp_path / "compiled.keras").outputs[0].shape == (None, 10)
+
+
+def test_a_model_never_built_is_refused_as_having_no_inputs(tmp_path):
+    import keras
+
+    keras.Sequential([keras.layers.Dense(10)]).save(tmp_path / "unbuilt.keras")
+    with pytest.raises(ContractError) as caught:
+        exporter.load_keras(tmp_path / "unbuilt.keras")
+    assert (
+        str(caught.value)
+        == f"{tmp_path / 'unbuilt.keras'}: has 0 inputs and 0 outputs; an fmnist model has one of each"
+    )

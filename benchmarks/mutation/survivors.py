@@ -17,6 +17,8 @@ from pathlib import Path
 
 VERDICTS = Path(__file__).with_name("verdicts.json")
 NEEDS_A_TEST = "needs a test"
+KILLED_SINCE = "killed by "  # a verdict naming the test, written after the run, that kills it
+GONE = "gone: "  # the code the mutant changed was changed after the run
 
 
 def changed_lines(name: str) -> str:
@@ -44,8 +46,9 @@ def main() -> None:
             verdict = known.get((module, function_of(name), diff), NEEDS_A_TEST)
             by_function[function_of(name)].append((name, diff, verdict))
         found = [entry for entries in by_function.values() for entry in entries]
-        equivalent = sum(verdict != NEEDS_A_TEST for _, _, verdict in found)
-        table.append(f"| {module} | {len(found)} | {equivalent} | {len(found) - equivalent} |")
+        killed = sum(verdict.startswith((KILLED_SINCE, GONE)) for _, _, verdict in found)
+        needs = sum(verdict.startswith(NEEDS_A_TEST) for _, _, verdict in found)
+        table.append(f"| {module} | {len(found)} | {len(found) - killed - needs} | {killed} | {needs} |")
         body += [f"## {module}", ""]
         for function, entries in sorted(by_function.items()):
             body += [f"### `{function}` ({len(entries)})", ""]
@@ -60,10 +63,12 @@ def main() -> None:
         f"The {total} mutants that survived the run in report.md (commit {report['commit']}, {report['date']}), by "
         "module and function: the change (`mutmut show NAME`, shortened to the changed lines) and its verdict. "
         '"equivalent": the change cannot alter what a caller observes (a qualifier says where that holds); '
-        f'"{NEEDS_A_TEST}": no test checks the behaviour it changes. Verdicts: benchmarks/mutation/verdicts.json.',
+        f'"{KILLED_SINCE}…": a test written after the run fails under it; "{GONE}…": the code it changed was '
+        f'changed after the run; "{NEEDS_A_TEST}": no test checks the behaviour it changes (a qualifier may say '
+        "why none can in the run's selection). Verdicts: benchmarks/mutation/verdicts.json.",
         "",
-        "| module | survived | equivalent | needs a test |",
-        "|---|---:|---:|---:|",
+        "| module | survived | equivalent | killed or gone since | needs a test |",
+        "|---|---:|---:|---:|---:|",
         *table,
         "",
     ]

@@ -39,14 +39,17 @@ def load_keras(path: Path) -> Any:
     except Exception as exc:  # noqa: BLE001 -- Keras raises many kinds for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FmnistError(f"{path}: not a loadable Keras model ({first})") from None
-    dtype = getattr(model.inputs[0], "dtype", "unknown") if model.inputs else "unknown"
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except AttributeError:  # a Sequential model never built has neither
+        inputs, outputs = [], []
     contract.check_signature(
         path,
-        len(model.inputs),
-        len(model.outputs),
-        str(dtype),
-        model.inputs[0].shape if model.inputs else (),
-        model.outputs[0].shape if model.outputs else (),
+        len(inputs),
+        len(outputs),
+        str(inputs[0].dtype) if inputs else "unknown",
+        inputs[0].shape if inputs else (),
+        outputs[0].shape if outputs else (),
     )
     return model
 
