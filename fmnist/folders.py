@@ -173,8 +173,8 @@ def write_golden(folder: Path, golden: Golden) -> None:
 
 def _kinds() -> str:
     shipped = ", ".join(f.name for f in formats.FORMATS.values() if (SHIPPED / f.file).is_file())
-    suffixes = " or ".join(r.suffix for r in formats.RUNTIMES.values())
-    return f"name a run folder, an export folder, a {suffixes} file, or a format of the shipped model ({shipped})"
+    files = formats.suffixes()
+    return f"name a run folder, an export folder, a {files} file, or a format of the shipped model ({shipped})"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -31,6 +32,9 @@ class Runtime:
     profile: str  # "module:function": `fmnist bench --profile` of a file, called with (path, pixels)
     options: tuple[str, ...] = ()  # export options its manifest entries record (`ExportOptions` fields)
     calibration: str | None = None  # the calibration method it always uses; None: --calibration-method
+    describe: str | None = None  # "module:function": what its manifest entries add, from the artifact's path
+    commands: tuple[str, ...] = ()  # programs on PATH that provide it, where no Python package does
+    install: str | None = None  # how to install it, where no pip extra does
 
     def load(self, field: str) -> Callable:
         """The function or class named by one of the "module:name" fields."""
@@ -49,6 +53,17 @@ RUNTIMES = {
         backend="fmnist.runtime.backends:LiteRTBackend", output_step="fmnist.export.golden:tflite_output_step",
         profile="fmnist.bench.profile:tflite_profile", calibration="minmax",
     ),
+    "tflm": Runtime(
+        "TFLite Micro", ".cc", ("tflite_micro",), "mcu",
+        backend="fmnist.runtime.micro:TflmBackend", output_step="fmnist.runtime.micro:tflm_output_step",
+        profile="fmnist.bench.profile:tflm_profile", calibration="minmax",
+        describe="fmnist.export.convert_tflm:describe",
+    ),
+    "c": Runtime(
+        "a C compiler", ".c", (), "", commands=("cc", "gcc", "clang"), install="apt-get install gcc",
+        backend="fmnist.runtime.micro:CBackend", output_step="fmnist.runtime.micro:c_output_step",
+        profile="fmnist.bench.profile:c_profile", calibration="minmax", describe="fmnist.export.convert_c:describe",
+    ),
 }  # fmt: skip
 
 
@@ -59,6 +74,7 @@ class Limits:
     min_agreement: float | None = None  # top-1 agreement, as a fraction
     max_logit_delta: float | None = None  # largest |Δ logit|
     max_accuracy_drop: float | None = None  # accuracy lost, as a fraction
+    max_source_steps: float | None = None  # largest |Δ int8 logit| against the format it is made from, in steps
 
     def overridden(self, given: Limits) -> Limits:
         """These limits, with each one that `given` sets replacing a limit that applies here."""
@@ -87,6 +103,8 @@ class Format:
     limits: Limits
     preference: int  # an export folder's artifact when none is named: the lowest that can run
     source: str | None = None  # the format this one is made from; built first, published only if asked
+    companions: tuple[str, ...] = ()  # files published beside `file` (headers)
+    in_all: bool = True  # part of `--format all`; the microcontroller formats are asked for by name
 
     @property
     def runtime(self) -> Runtime:
@@ -96,7 +114,14 @@ class Format:
     def calibrated(self) -> bool:
         return self.precision == "int8"
 
+    @property
+    def calibrates(self) -> bool:
+        """Whether its converter calibrates (an int8 format made from another int8 format keeps its ranges)."""
+        return self.calibrated and not (self.source and FORMATS[self.source].calibrated)
 
+
+# LiteRT (XNNPACK) rounds the last layer's sums differently from TFLite Micro's reference kernels:
+# up to 2 output steps measured on the shipped model; the C engine computes TFLite Micro's bytes.
 FORMATS = {
     f.name: f
     for f in (
@@ -119,6 +144,18 @@ FORMATS = {
             name="tflite-int8", file="model.int8.tflite", family="tflite", precision="int8",
             converter="fmnist.export.convert_tflite:to_tflite_int8", how="calibrate and convert to full-integer",
             limits=INT8_LIMITS, preference=1,
+        ),
+        Format(
+            name="tflm", file="model_data.cc", family="tflm", precision="int8",
+            converter="fmnist.export.convert_tflm:to_tflm", how="write as a C array, measure its arena",
+            limits=replace(INT8_LIMITS, max_source_steps=3), preference=5, source="tflite-int8",
+            companions=("model_data.h", "model_ops.h"), in_all=False,
+        ),
+        Format(
+            name="c", file="fmnist_model.c", family="c", precision="int8",
+            converter="fmnist.export.convert_c:to_c", how="generate a self-contained C99 engine",
+            limits=replace(INT8_LIMITS, max_source_steps=0), preference=6, source="tflm",
+            companions=("fmnist_model.h",), in_all=False,
         ),
     )
 }  # fmt: skip
@@ -143,7 +180,7 @@ def select(values: Iterable[str]) -> list[Format]:
     for name in wanted:
         if name != "all" and name not in FORMATS:
             raise FmnistError(f"unknown format {name!r}; choose from {names()} or all")
-    return [f for f in FORMATS.values() if f.name in wanted or "all" in wanted]
+    return [f for f in FORMATS.values() if f.name in wanted or ("all" in wanted and f.in_all)]
 
 
 def build_order(formats: Iterable[Format]) -> list[Format]:
@@ -161,13 +198,18 @@ def build_order(formats: Iterable[Format]) -> list[Format]:
     return ordered
 
 
+def suffixes() -> str:
+    """The model files' suffixes, for messages: ".onnx, .tflite, .cc or .c"."""
+    listed = [r.suffix for r in RUNTIMES.values()]
+    return ", ".join(listed[:-1]) + " or " + listed[-1]
+
+
 def family_of(path: Path) -> str:
     """The family of a model file, by its suffix."""
     for family, runtime in RUNTIMES.items():
         if path.suffix == runtime.suffix:
             return family
-    suffixes = " or ".join(r.suffix for r in RUNTIMES.values())
-    raise FmnistError(f"{path}: unknown model format; expected {suffixes}")
+    raise FmnistError(f"{path}: unknown model format; expected {suffixes()}")
 
 
 def find(family: str, precision: str) -> Format | None:
@@ -176,8 +218,9 @@ def find(family: str, precision: str) -> Format | None:
 
 
 def installed(family: str) -> bool:
-    """Whether a runtime for this family can be imported here."""
-    return any(importlib.util.find_spec(module) for module in RUNTIMES[family].modules)
+    """Whether a runtime for this family can be imported (or its program run) here."""
+    runtime = RUNTIMES[family]
+    return any(importlib.util.find_spec(m) for m in runtime.modules) or any(map(shutil.which, runtime.commands))
 
 
 def not_installed(path: Path) -> str | None:
@@ -186,4 +229,5 @@ def not_installed(path: Path) -> str | None:
     if installed(family):
         return None
     runtime = RUNTIMES[family]
-    return f"{runtime.name} is not installed (pip install 'fmnist[{runtime.extra}]')"
+    install = runtime.install or f"pip install 'fmnist[{runtime.extra}]'"
+    return f"{runtime.name} is not installed ({install})"

@@ -326,7 +326,7 @@ def test_unknown_format_lists_the_choices(tiny_run, tmp_path):
     result = run_fmnist("export", str(tiny_run[0]), "--format", "coreml", "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown format 'coreml'; choose from onnx, onnx-int8, tflite, tflite-int8 or all"
+        "error: unknown format 'coreml'; choose from onnx, onnx-int8, tflite, tflite-int8, tflm, c or all"
     ]
 
 

@@ -18,12 +18,14 @@ def test_every_entry_is_complete_and_consistent():
     assert sorted(f.preference for f in FORMATS.values()) == list(range(1, len(FORMATS) + 1))
     for fmt in FORMATS.values():
         assert fmt.family in RUNTIMES and fmt.file.endswith(fmt.runtime.suffix), fmt.name
-        assert fmt.source is None or FORMATS[fmt.source].family == fmt.family
+        assert fmt.source is None or list(FORMATS).index(fmt.source) < list(FORMATS).index(fmt.name)
         module, function = fmt.converter.split(":")
         assert callable(getattr(importlib.import_module(module), function)), fmt.name  # no TensorFlow needed
         assert fmt.calibrated == (fmt.precision == "int8")
     assert FORMATS["onnx"].limits.max_accuracy_drop is None  # the int8 limit does not apply to float
     assert FORMATS["tflite-int8"].limits.min_agreement is None
+    assert [f.name for f in FORMATS.values() if f.calibrates] == ["onnx-int8", "tflite-int8"]  # tflm, c: made from int8
+    assert (FORMATS["tflm"].limits.max_source_steps, FORMATS["c"].limits.max_source_steps) == (3, 0)
 
 
 def test_the_registry_imports_nothing_heavy():
@@ -34,7 +36,9 @@ def test_the_registry_imports_nothing_heavy():
 
 
 def test_select_and_build_order():
-    assert [f.name for f in formats.select(["all"])] == list(FORMATS)
+    assert [f.name for f in formats.select(["all"])] == ["onnx", "onnx-int8", "tflite", "tflite-int8"]
+    assert [f.name for f in formats.select(["all", "c"])] == ["onnx", "onnx-int8", "tflite", "tflite-int8", "c"]
+    assert [f.name for f in formats.build_order(formats.select(["c"]))] == ["tflite-int8", "tflm", "c"]
     assert [f.name for f in formats.select(["tflite-int8, onnx", "onnx"])] == ["onnx", "tflite-int8"]
     assert [f.name for f in formats.build_order(formats.select(["onnx-int8"]))] == ["onnx", "onnx-int8"]
     with pytest.raises(FmnistError, match=r"unknown format 'tflite-fp8'; choose from onnx, onnx-int8, .* or all"):
@@ -53,7 +57,7 @@ def test_limits_given_replace_only_those_that_apply():
 def test_files_are_told_apart_by_suffix_and_declared_precision(tmp_path):
     assert formats.family_of(tmp_path / "a.int8.tflite") == "tflite"
     assert formats.find("onnx", "int8") is FORMATS["onnx-int8"] and formats.find("onnx", "float16") is None
-    with pytest.raises(FmnistError, match=r"model.pt: unknown model format; expected .onnx or .tflite"):
+    with pytest.raises(FmnistError, match=r"model.pt: unknown model format; expected .onnx, .tflite, .cc or .c"):
         formats.family_of(tmp_path / "model.pt")
 
 
@@ -104,4 +108,4 @@ def test_a_format_is_got_by_name_or_refused_with_the_choices():
     assert formats.get("onnx-int8") is FORMATS["onnx-int8"]
     with pytest.raises(FmnistError) as refused:
         formats.get("onyx")
-    assert str(refused.value) == "unknown format 'onyx'; choose from onnx, onnx-int8, tflite, tflite-int8"
+    assert str(refused.value) == "unknown format 'onyx'; choose from onnx, onnx-int8, tflite, tflite-int8, tflm, c"

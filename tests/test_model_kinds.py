@@ -13,7 +13,7 @@ from fmnist.cli import app
 from fmnist.errors import FmnistError
 from fmnist.runtime import Classifier
 
-KINDS = "name a run folder, an export folder, a .onnx or .tflite file, or a format of the shipped model"
+KINDS = "name a run folder, an export folder, a .onnx, .tflite, .cc or .c file, or a format of the shipped model"
 SHIPPED = "(onnx, onnx-int8, tflite-int8)"
 PHOTO = "examples/shirt.jpg"
 

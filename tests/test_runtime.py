@@ -138,7 +138,7 @@ def test_model_argument_resolution(tmp_path, monkeypatch):
     assert Classifier.load(folders.SHIPPED).path.name == "model.int8.tflite"
     with pytest.raises(
         FmnistError,
-        match=r"missing.onnx: no such file or folder; name a run folder, an export folder, a .onnx or .tflite "
+        match=r"missing.onnx: no such file or folder; name a run folder, an export folder, a .onnx, .tflite, .cc or .c "
         r"file, or a format of the shipped model \(onnx, onnx-int8, tflite-int8\)$",
     ):
         Classifier.load(tmp_path / "missing.onnx")

@@ -14,6 +14,7 @@ flatbuffer and each gets its multiply-accumulates and their share of the model's
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import tempfile
 from collections import defaultdict
@@ -65,7 +66,7 @@ def onnx_profile(path: Path, pixels: np.ndarray, calls: int = CALLS, batch: int 
     }
 
 
-def _macs(op: str, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> int:
+def macs(op: str, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> int:
     """Multiply-accumulates of one TFLite operator for one image, from its tensors' shapes."""
     if op == "CONV_2D":  # output [1, h, w, c_out], filter [c_out, kh, kw, c_in]
         return int(np.prod(outputs[0][1:]) * np.prod(inputs[1][1:]))
@@ -79,9 +80,34 @@ def _macs(op: str, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> int:
 def tflite_profile(path: Path, pixels: np.ndarray) -> dict:
     """Every operator of a TFLite file, in order, with its multiply-accumulates and their share (read from
     the file: `pixels` is not needed)."""
+    return _flatbuffer_profile(path.read_bytes(), NO_TIMER)
+
+
+def tflm_profile(path: Path, pixels: np.ndarray) -> dict:
+    """The operators of the flatbuffer a TFLite Micro `model_data.cc` holds, as for a TFLite file."""
+    from fmnist.runtime import micro
+
+    return _flatbuffer_profile(micro.model_bytes(path), NO_TIMER.replace("LiteRT", "TFLite Micro"))
+
+
+def c_profile(path: Path, pixels: np.ndarray) -> dict:
+    """The C engine's operators with their multiply-accumulates, as its generated source lists them."""
+    found = re.findall(r"/\* operator (\d+) (\w+): (\d+) MACs \*/", path.read_text())
+    ops = [{"node": f"{i} {op.lower()}", "op": op, "macs": int(n)} for i, op, n in found]
+    return _shares(ops, "the C engine has no timer of its own: its operators' multiply-accumulates instead")
+
+
+def _shares(ops: list[dict], note: str) -> dict:
+    total = sum(o["macs"] for o in ops) or 1
+    for o in ops:
+        o["share"] = o["macs"] / total
+    return {"timed": False, "note": note, "ops": ops}
+
+
+def _flatbuffer_profile(flatbuffer: bytes, note: str) -> dict:
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.Model.GetRootAs(path.read_bytes(), 0)
+    model = schema.Model.GetRootAs(flatbuffer, 0)
     graph = model.Subgraphs(0)
     names = {value: key for key, value in vars(schema.BuiltinOperator).items() if key.isupper()}
     ops = []
@@ -95,11 +121,8 @@ def tflite_profile(path: Path, pixels: np.ndarray) -> dict:
             [graph.Tensors(t).ShapeAsNumpy() for t in inputs if t >= 0],
             [graph.Tensors(t).ShapeAsNumpy() for t in outputs],
         )
-        ops.append({"node": f"{i} {op.lower()}", "op": op, "macs": _macs(op, *shapes)})
-    total = sum(o["macs"] for o in ops) or 1
-    for o in ops:
-        o["share"] = o["macs"] / total
-    return {"timed": False, "note": NO_TIMER, "ops": ops}
+        ops.append({"node": f"{i} {op.lower()}", "op": op, "macs": macs(op, *shapes)})
+    return _shares(ops, note)
 
 
 def profile(path: Path, pixels: np.ndarray) -> dict:

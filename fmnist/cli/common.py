@@ -26,7 +26,7 @@ RunsDir = Annotated[Path, typer.Option(help="Folder of run directories.")]
 Threads = Annotated[
     int | None, typer.Option(min=1, help="Inference threads (default: the runtime's).", show_default=False)
 ]
-MODEL_HELP = "A run folder, an export folder, a .onnx or .tflite file, or a format of the shipped model"
+MODEL_HELP = "A run folder, an export folder, a .onnx, .tflite, .cc or .c file, or a format of the shipped model"
 ModelOption = Annotated[
     str | None,
     typer.Option("--model", "-m", show_default=False, help=f"{MODEL_HELP}. Default: the shipped int8 model."),

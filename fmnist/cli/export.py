@@ -13,6 +13,7 @@ from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, need
 from fmnist.export.options import CalibrationMethod, ExportOptions
 
 DEFAULTS = ExportOptions()
+ALL = "all but " + " and ".join(f.name for f in formats.FORMATS.values() if not f.in_all)
 
 
 def export(
@@ -21,7 +22,8 @@ def export(
         typer.Argument(help="A run folder or a .keras file (default: the newest run).", show_default=False),
     ] = None,
     format_names: Annotated[
-        list[str], typer.Option("--format", "-f", help=f"{formats.names()} or all; repeat or separate with commas.")
+        list[str],
+        typer.Option("--format", "-f", help=f"{formats.names()} or all ({ALL}); repeat or separate with commas."),
     ] = ["all"],  # noqa: B006 -- typer reads it, never mutates it
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: RUN_DIR/export).", show_default=False)

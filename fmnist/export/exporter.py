@@ -24,7 +24,7 @@ from fmnist import contract, data, folders, formats
 from fmnist.errors import FmnistError
 from fmnist.export import golden, record
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions, Job
-from fmnist.export.validate import run_artifact, verify
+from fmnist.export.validate import against_source, run_artifact, verify
 from fmnist.files import sha256_file
 from fmnist.folders import Entry, Manifest
 from fmnist.formats import Format
@@ -70,10 +70,11 @@ def _previous_entries(old: Manifest | None, source_sha256: str) -> dict[str, Ent
 def _refuse_foreign_files(out_dir: Path, old: Manifest | None, asked: list[Format]) -> None:
     """Refuse to replace a file that the folder's manifest does not list as an fmnist artifact."""
     listed = {e.file for e in old.entries.values()} if old else set()
-    for fmt in asked:
-        if (out_dir / fmt.file).exists() and fmt.file not in listed:
+    listed |= {c for e in old.entries.values() for c in e.extra.get("companions", ())} if old else set()
+    for name in (name for fmt in asked for name in (fmt.file, *fmt.companions)):
+        if (out_dir / name).exists() and name not in listed:
             raise FmnistError(
-                f"{out_dir / fmt.file} exists and is not an artifact of an fmnist export there; "
+                f"{out_dir / name} exists and is not an artifact of an fmnist export there; "
                 "move it away or choose another --out"
             )
 
@@ -120,13 +121,14 @@ def export(
     try:
         entries: dict[str, Entry] = {}
         golden_values: dict[str, folders.GoldenValues] = {}
+        computed: dict[str, np.ndarray] = {}  # each verified artifact's logits on the test set
         for fmt in formats.build_order(asked):
             job = Job(
                 model,
                 staging / fmt.file,
                 contract.metadata(source_sha256, fmt.precision),
                 options,
-                calibration if fmt.calibrated else None,
+                calibration if fmt.calibrates else None,
                 staging / formats.FORMATS[fmt.source].file if fmt.source else None,
             )
             images = f" ({len(job.calibration)} calibration images)" if job.calibration is not None else ""
@@ -139,7 +141,15 @@ def export(
             step(f"{fmt.name}: verify on {len(pixels):,} test images")
             limits = fmt.limits.overridden(options.limits)
             logits = run_artifact(job.target, pixels)
-            verified = verify(job.target, logits, limits, reference, dataset.y_test)
+            source = None
+            if fmt.source and limits.max_source_steps is not None:
+                assert job.source is not None
+                if fmt.source not in computed:
+                    computed[fmt.source] = run_artifact(job.source, pixels)
+                step_size = golden.output_step(fmt, job.target)
+                source = against_source(logits, fmt.source, computed[fmt.source], step_size)
+            computed[fmt.name] = logits
+            verified = verify(job.target, logits, limits, reference, dataset.y_test, source)
             sha256 = sha256_file(job.target)
             entries[fmt.name] = record.entry(fmt, job.target, sha256, seconds, verified, limits, job)
             golden_values[fmt.name] = golden.values(fmt, job.target, sha256, logits[chosen])
@@ -147,7 +157,8 @@ def export(
         manifest = record.manifest(out_dir, model_path, source_sha256, reference_accuracy, artifacts, command)
         kept = golden.previous(out_dir, chosen, set(artifacts) - set(entries))
         for name in entries:  # every artifact passed: publish them, the golden vectors, then the manifest
-            os.replace(staging / formats.FORMATS[name].file, out_dir / formats.FORMATS[name].file)
+            for file in (formats.FORMATS[name].file, *formats.FORMATS[name].companions):
+                os.replace(staging / file, out_dir / file)
         images, labels = pixels[chosen], dataset.y_test[chosen]
         folders.write_golden(out_dir, folders.Golden(images, labels, chosen, {**kept, **golden_values}))
         folders.write_manifest(manifest)

@@ -40,6 +40,10 @@ def entry(
     if job.calibration is not None:
         method = fmt.runtime.calibration or options.calibration_method.value
         extra["calibration"] = {"images": len(job.calibration), "method": method, "seed": CALIBRATION_SEED}
+    if fmt.companions:
+        extra["companions"] = list(fmt.companions)
+    if fmt.runtime.describe:
+        extra |= fmt.runtime.load("describe")(target)
     return Entry(
         format=fmt.name,
         file=fmt.file,

@@ -46,6 +46,12 @@ def check(name: str, result: dict, limits: Limits) -> None:
             f"{name}: logits differ from the Keras model by up to {result['max_abs_logit_delta']:.2g}, "
             f"above the {limits.max_logit_delta:g} limit (--max-logit-delta)"
         )
+    steps = result.get("max_source_steps")
+    if limits.max_source_steps is not None and steps is not None and steps > limits.max_source_steps:
+        raise VerificationError(
+            f"{name}: int8 logits differ from those of {result['source']}, which it is made from, by up to "
+            f"{steps:g} output steps, above the {limits.max_source_steps:g} limit"
+        )
     if limits.max_accuracy_drop is not None and -result["delta_accuracy"] > limits.max_accuracy_drop:
         raise VerificationError(
             f"{name}: accuracy {result['accuracy']:.2%} is {-100 * result['delta_accuracy']:.2f} points below "
@@ -54,8 +60,20 @@ def check(name: str, result: dict, limits: Limits) -> None:
         )
 
 
-def verify(path: Path, logits: np.ndarray, limits: Limits, reference: np.ndarray, y: np.ndarray) -> dict:
-    """Compare an artifact's logits with the reference; raise `VerificationError` past its limits."""
-    result = compare(logits, reference, y)
+def against_source(logits: np.ndarray, source: str, source_logits: np.ndarray, step: float) -> dict:
+    """How far an int8 artifact's logits are from those of the format it is made from, in output steps."""
+    return {
+        "source": source,
+        "max_source_steps": float(np.round(np.abs(logits - source_logits).max() / step, 3)),
+        "source_agreement": float((logits.argmax(1) == source_logits.argmax(1)).mean()),
+    }
+
+
+def verify(
+    path: Path, logits: np.ndarray, limits: Limits, reference: np.ndarray, y: np.ndarray, source: dict | None = None
+) -> dict:
+    """Compare an artifact's logits with the reference (and `source`, from `against_source`); raise
+    `VerificationError` past its limits."""
+    result = compare(logits, reference, y) | (source or {})
     check(path.name, result, limits)
     return result

@@ -1,0 +1,285 @@
+"""int8 TFLite → a self-contained C99 engine, `fmnist_model.c` and `fmnist_model.h`.
+
+`int fmnist_predict(const uint8_t pixels[784], int8_t logits[10])` returns the class. No library,
+no heap: the weights and requantisation tables are `const` (flash), the activations live in one
+static buffer, each operator reading from one end and writing to the other. The kernels
+(`c_kernels.c`) compute what TFLite Micro's reference kernels compute; the multipliers, shifts
+and activation ranges are derived here the way TFLite Micro derives them when it prepares.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fmnist import contract
+from fmnist.bench.profile import macs
+from fmnist.errors import FmnistError
+from fmnist.export import tflite_graph
+from fmnist.export.options import Job
+from fmnist.export.tflite_graph import Graph, Operator, Tensor
+from fmnist.runtime import micro
+
+SUPPORTED = ("QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED")
+HEADER = "fmnist_model.h"
+KERNELS = Path(__file__).with_name("c_kernels.c")
+SAME, VALID = 0, 1  # TFLite's Padding
+ACTIVATIONS = {0: None, 1: (0.0, None), 2: (-1.0, 1.0), 3: (0.0, 6.0)}  # NONE, RELU, RELU_N1_TO_1, RELU6
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: `real` as a 31-bit fixed-point multiplier and a power-of-two shift."""
+    if real == 0:
+        return 0, 0
+    fraction, shift = math.frexp(real)
+    fixed = int(math.copysign(math.floor(abs(fraction) * 2**31 + 0.5), fraction))  # std::round
+    if fixed == 2**31:
+        fixed, shift = fixed // 2, shift + 1
+    return (0, 0) if shift < -31 else (fixed, shift)
+
+
+def activation_range(fused: int, output: Tensor) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for an int8 output."""
+    if fused not in ACTIVATIONS:
+        raise FmnistError(f"the C engine does not support the fused activation {fused}")
+    bounds = ACTIVATIONS[fused]
+    if bounds is None:
+        return -128, 127
+    scale, zero_point = np.float32(output.scale[0]), int(output.zero_point[0])
+
+    def quantized(value: float) -> int:
+        return zero_point + int(math.copysign(math.floor(abs(np.float32(value) / scale) + 0.5), value))
+
+    low, high = bounds
+    return max(-128, quantized(low)), 127 if high is None else min(127, quantized(high))
+
+
+def _padding(padding: int, size: int, kernel: int, stride: int, dilation: int, out: int) -> int:
+    """TFLite's ComputePaddingWithOffset: the padding before the first row or column."""
+    if padding == VALID:
+        return 0
+    effective = (kernel - 1) * dilation + 1
+    return max((out - 1) * stride + effective - size, 0) // 2
+
+
+@dataclass
+class _Engine:
+    """What the generated source holds: constant tables, one call per operator, the buffer size."""
+
+    tables: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    arena: int = 0
+
+    def table(self, name: str, ctype: str, values: np.ndarray) -> str:
+        items = [str(int(v)) for v in np.asarray(values).ravel()]
+        rows = [", ".join(items[i : i + 20]) for i in range(0, len(items), 20)]
+        self.tables.append(f"static const {ctype} {name}[{len(items)}] = {{\n    " + ",\n    ".join(rows) + "\n};")
+        return name
+
+    def struct(self, kind: str, name: str, fields: dict[str, object]) -> str:
+        body = ", ".join(f".{k} = {v}" for k, v in fields.items())
+        self.tables.append(f"static const {kind} {name} = {{{body}}};")
+        return name
+
+
+def _requantization(engine: _Engine, name: str, graph: Graph, op: Operator) -> dict[str, object]:
+    """Per-channel multipliers and shifts of a convolution or dense layer, as TFLite Micro's
+    PopulateConvolutionQuantizationParams derives them (in double precision from float32 scales)."""
+    x, w, y = (graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]])
+    if w.data is None or w.data.dtype != np.int8 or np.any(w.zero_point != 0):
+        raise FmnistError(f"{op.name}: the C engine needs int8 weights with zero point 0")
+    pairs = [
+        quantize_multiplier(float(x.scale[0]) * float(s) / float(y.scale[0])) for s in np.asarray(w.scale, np.float32)
+    ]
+    bias = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    return {
+        "in_offset": -int(x.zero_point[0]),
+        "out_offset": int(y.zero_point[0]),
+        "weights": engine.table(f"{name}_weights", "int8_t", w.data),
+        "bias": engine.table(f"{name}_bias", "int32_t", bias.data) if bias is not None and bias.data is not None else 0,
+        "multiplier": engine.table(f"{name}_multiplier", "int32_t", np.array([m for m, _ in pairs])),
+        "shift": engine.table(f"{name}_shift", "int8_t", np.array([s for _, s in pairs])),
+    }
+
+
+def _conv(engine: _Engine, name: str, graph: Graph, op: Operator) -> str:
+    x, w, y = (graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]])
+    o = op.options
+    _, in_h, in_w, in_c = x.shape
+    _, out_h, out_w, out_c = y.shape
+    _, k_h, k_w, _ = w.shape
+    low, high = activation_range(o.fusedActivationFunction, y)
+    fields = {
+        "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c,
+        "k_h": k_h, "k_w": k_w, "stride_h": o.strideH, "stride_w": o.strideW,
+        "pad_h": _padding(o.padding, in_h, k_h, o.strideH, o.dilationHFactor, out_h),
+        "pad_w": _padding(o.padding, in_w, k_w, o.strideW, o.dilationWFactor, out_w),
+        "dil_h": o.dilationHFactor, "dil_w": o.dilationWFactor,
+        "depth_multiplier": o.depthMultiplier if op.name == "DEPTHWISE_CONV_2D" else 0,
+        "act_min": low, "act_max": high, **_requantization(engine, name, graph, op),
+    }  # fmt: skip
+    return f"conv(x, y, &{engine.struct('conv_t', name, fields)});"
+
+
+def _max_pool(engine: _Engine, name: str, graph: Graph, op: Operator) -> str:
+    x, y, o = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]], op.options
+    _, in_h, in_w, channels = x.shape
+    _, out_h, out_w, _ = y.shape
+    low, high = activation_range(o.fusedActivationFunction, y)
+    fields = {
+        "in_h": in_h, "in_w": in_w, "channels": channels, "out_h": out_h, "out_w": out_w,
+        "k_h": o.filterHeight, "k_w": o.filterWidth, "stride_h": o.strideH, "stride_w": o.strideW,
+        "pad_h": _padding(o.padding, in_h, o.filterHeight, o.strideH, 1, out_h),
+        "pad_w": _padding(o.padding, in_w, o.filterWidth, o.strideW, 1, out_w),
+        "act_min": low, "act_max": high,
+    }  # fmt: skip
+    return f"max_pool(x, y, &{engine.struct('pool_t', name, fields)});"
+
+
+def _dense(engine: _Engine, name: str, graph: Graph, op: Operator) -> str:
+    w, y = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    low, high = activation_range(op.options.fusedActivationFunction, y)
+    fields = {
+        "inputs": w.shape[1], "outputs": w.shape[0], "per_channel": int(len(w.scale) > 1),
+        "act_min": low, "act_max": high, **_requantization(engine, name, graph, op),
+    }  # fmt: skip
+    return f"dense(x, y, &{engine.struct('dense_t', name, fields)});"
+
+
+def _quantize(graph: Graph, op: Operator) -> str:
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    multiplier, shift = quantize_multiplier(float(x.scale[0]) / float(y.scale[0]))
+    return f"quantize(pixels, y, {y.size}, {int(x.zero_point[0])}, {int(y.zero_point[0])}, {multiplier}, {shift});"
+
+
+KERNEL_CALLS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "MAX_POOL_2D": _max_pool, "FULLY_CONNECTED": _dense}
+
+
+def check_supported(graph: Graph) -> None:
+    """Refuse a graph with an operator the engine lacks, or whose operators are not one chain
+    from the uint8 pixels (a QUANTIZE first) to the int8 logits."""
+    for op in graph.operators:
+        if op.name not in SUPPORTED:
+            raise FmnistError(
+                f"the model has a {op.name} operator, which the C engine does not support (it supports "
+                f"{', '.join(SUPPORTED)}); export --format tflm runs it with TFLite Micro"
+            )
+    pairs = zip(graph.operators, graph.operators[1:], strict=False)
+    chained = all(op.inputs[0] == previous.outputs[0] for previous, op in pairs)
+    first, last = graph.operators[0], graph.operators[-1]
+    if first.name != "QUANTIZE" or first.inputs[0] != graph.inputs[0] or last.outputs[0] != graph.outputs[0]:
+        chained = False
+    if not chained:
+        raise FmnistError(
+            "the C engine runs one chain of operators from a QUANTIZE of the pixels; this model is not one"
+        )
+
+
+def generate(flatbuffer: bytes, metadata: dict) -> tuple[str, str, int]:
+    """The engine's C source, its header, and the size of its activation buffer in bytes."""
+    graph = tflite_graph.read(flatbuffer)
+    check_supported(graph)
+    engine = _Engine()
+    at_start = True  # where the current activation lies in the buffer; the next goes to the other end
+    previous = 0
+    for number, op in enumerate(graph.operators):
+        size = graph.tensors[op.outputs[0]].size
+        if op.name == "RESHAPE":  # the same bytes, another shape
+            continue
+        engine.arena = max(engine.arena, size + previous)
+        where = "arena" if not at_start or number == 0 else f"arena + ARENA_BYTES - {size}"
+        call = _quantize(graph, op) if number == 0 else KERNEL_CALLS[op.name](engine, f"layer{number}", graph, op)
+        source_at = "arena" if at_start else f"arena + ARENA_BYTES - {previous}"
+        shapes = (
+            [np.array(graph.tensors[t].shape) for t in op.inputs if t >= 0],
+            [np.array(graph.tensors[t].shape) for t in op.outputs],
+        )
+        note = f"/* operator {number} {op.name}: {macs(op.name, *shapes)} MACs */"
+        engine.calls.append(f"    {note}\n    x = {source_at}; y = {where};\n    {call}")
+        at_start, previous = where == "arena", size
+    last = "arena" if at_start else f"arena + ARENA_BYTES - {previous}"
+    output = graph.tensors[graph.outputs[0]]
+    c_source = _source(engine, last, output, metadata)
+    header = _header()
+    return c_source, header, engine.arena
+
+
+def _header() -> str:
+    names = ", ".join(contract.CLASS_NAMES)
+    return f"""/* fmnist's int8 Fashion-MNIST classifier as a self-contained C99 engine (generated by fmnist export).
+ * Classes, in order: {names}. */
+#ifndef FMNIST_MODEL_H
+#define FMNIST_MODEL_H
+#include <stdint.h>
+#define FMNIST_PIXELS 784 /* 28 x 28 grey values, row by row, 0 (black) to 255 */
+#define FMNIST_CLASSES {contract.NUM_CLASSES}
+#ifdef __cplusplus
+extern "C" {{
+#endif
+/* Write the int8 logits of one image; return its class (0 to {contract.NUM_CLASSES - 1}). Not reentrant. */
+int fmnist_predict(const uint8_t pixels[FMNIST_PIXELS], int8_t logits[FMNIST_CLASSES]);
+extern const float fmnist_output_scale; /* logit = fmnist_output_scale * (int8 - fmnist_output_zero_point) */
+extern const int32_t fmnist_output_zero_point;
+extern const char fmnist_metadata[]; /* fmnist's JSON metadata: contract version, class names, source */
+#ifdef __cplusplus
+}}
+#endif
+#endif
+"""
+
+
+def _source(engine: _Engine, last: str, output: Tensor, metadata: dict) -> str:
+    meta = json.dumps(metadata).replace("\\", "\\\\").replace('"', '\\"')
+    tables = "\n".join(engine.tables)
+    calls = "\n".join(engine.calls)
+    return f"""/* Generated by fmnist export --format c: TFLite Micro's int8 reference arithmetic, no library. */
+#include <stdint.h>
+#include <string.h>
+
+#include "{HEADER}"
+
+{KERNELS.read_text()}
+const float fmnist_output_scale = {float(output.scale[0])!r}f;
+const int32_t fmnist_output_zero_point = {int(output.zero_point[0])};
+const char fmnist_metadata[] = "{meta}";
+
+{tables}
+
+#define ARENA_BYTES {engine.arena}
+static int32_t arena_words[(ARENA_BYTES + 3) / 4]; /* the activations, word-aligned */
+
+int fmnist_predict(const uint8_t pixels[FMNIST_PIXELS], int8_t logits[FMNIST_CLASSES]) {{
+    int8_t *arena = (int8_t *)arena_words, *x, *y;
+{calls}
+    memcpy(logits, {last}, FMNIST_CLASSES);
+    int best = 0;
+    for (int i = 1; i < FMNIST_CLASSES; ++i)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}}
+"""
+
+
+def to_c(job: Job) -> None:
+    """The C engine of the job's TFLite Micro source (its int8 flatbuffer), beside its header."""
+    assert job.source is not None  # the registry makes it from the tflm format
+    c_source, header, _ = generate(micro.model_bytes(job.source), job.metadata)
+    job.target.write_text(c_source)
+    job.target.with_name(HEADER).write_text(header)
+
+
+def describe(path: Path) -> dict:
+    """What a manifest records of the engine: flash for its constant tables, RAM for its activations."""
+    text = path.read_text()
+    sizes = {"int8_t": 1, "int32_t": 4}
+    tables = re.findall(r"static const (int8_t|int32_t) \w+\[(\d+)\]", text)
+    arena = re.search(r"#define ARENA_BYTES (\d+)", text)
+    return {
+        "flash_bytes": sum(sizes[kind] * int(n) for kind, n in tables),
+        "ram_bytes": int(arena.group(1)) if arena else None,
+    }
