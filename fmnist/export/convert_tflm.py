@@ -119,9 +119,8 @@ def to_tflm(job: Job) -> None:
 
 def describe(path: Path) -> dict:
     """What a manifest records of a `model_data.cc`: the model's flash, the arena declared and measured."""
-    measured = re.search(r"kFmnistArenaMeasuredBytes = (\d+);", path.with_name(HEADER).read_text())
     return {
         "flash_bytes": len(micro.model_bytes(path)),
         "arena_bytes": micro.arena_bytes(path),
-        "arena_measured_bytes": int(measured.group(1)) if measured else None,
+        "arena_measured_bytes": micro.header_value(path, "kFmnistArenaMeasuredBytes"),
     }

@@ -47,12 +47,12 @@ def read(flatbuffer: bytes) -> Graph:
     model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
     builtin = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
     dtypes = {value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")}
+    dtype = {"INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8, "FLOAT32": np.float32, "INT64": np.int64}
     subgraph = model.subgraphs[0]
     tensors = []
     for t in subgraph.tensors:
         q = t.quantization
         raw = model.buffers[t.buffer].data if t.buffer < len(model.buffers) else None
-        dtype = {"INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8, "FLOAT32": np.float32, "INT64": np.int64}
         data = None
         if raw is not None and len(raw):
             data = np.frombuffer(np.asarray(raw, np.uint8).tobytes(), dtype.get(dtypes[t.type], np.uint8))

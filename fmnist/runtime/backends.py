@@ -115,11 +115,7 @@ class LiteRTBackend:
         self.input_index, self.output_index = inp["index"], out["index"]
         self.output_quantisation = out["quantization"]  # (scale, zero_point); (0.0, 0) if float
         scale, zero_point = self.output_quantisation
-        # int8 logits → float32 through a table of all 256 values: one numpy call per batch
-        self._dequantised: np.ndarray | None = None
-        if scale:
-            codes = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
-            self._dequantised = (codes - zero_point) * np.float32(scale)
+        self._dequantised = dequantisation_table(scale, zero_point) if scale else None
         self._batch: int | None = None
         self._lock = threading.Lock()  # an interpreter holds one set of tensors
 
@@ -153,6 +149,12 @@ class LiteRTBackend:
             return interpreter.get_tensor(result)
 
         return call
+
+
+def dequantisation_table(scale: float, zero_point: int) -> np.ndarray:
+    """float32 logits of all 256 int8 codes, indexed by the code's byte: one numpy call per batch."""
+    codes = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
+    return (codes - zero_point) * np.float32(scale)
 
 
 @contextmanager

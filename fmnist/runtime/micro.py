@@ -1,8 +1,8 @@
 """Run the microcontroller exports on this machine: TFLite Micro's Python interpreter for a
 `model_data.cc`, and the generated C engine (`fmnist_model.c`) compiled by the host's C compiler.
 
-Both run one image at a time, as on a board, and give int8 logits dequantised the way the
-LiteRT backend dequantises them, so their float logits compare with LiteRT's exactly.
+Both run one image at a time, as on a board, and dequantise their int8 logits through the LiteRT
+backend's table, so their float logits compare with LiteRT's exactly.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 
 from fmnist import contract, formats
 from fmnist.errors import FmnistError, MissingExtra
+from fmnist.runtime.backends import dequantisation_table, read_tflite_metadata
 
 COMPILERS = formats.RUNTIMES["c"].commands  # the first found ($CC before them) compiles the C engine
 _COMPILE_FLAGS = ("-std=c99", "-O2", "-shared", "-fPIC")
@@ -37,31 +38,40 @@ def model_bytes(path: Path) -> bytes:
     return bytes(int(value, 16) for value in re.findall(r"0x([0-9a-f]{2})", body))
 
 
-def _header_value(path: Path, name: str) -> int:
-    found = re.search(rf"{name} = (\d+);", path.read_text()) if path.is_file() else None
+def header_value(path: Path, name: str) -> int:
+    """A constant that the header beside a `model_data.cc` declares (kFmnistArenaBytes, ...)."""
+    header = path.with_name("model_data.h")
+    found = re.search(rf"{name} = (\d+);", header.read_text()) if header.is_file() else None
     if found is None:
-        raise FmnistError(f"{path}: no {name}; export --format tflm writes it beside model_data.cc")
+        raise FmnistError(f"{header}: no {name}; export --format tflm writes it beside model_data.cc")
     return int(found.group(1))
 
 
 def arena_bytes(path: Path) -> int:
     """The tensor arena a `model_data.cc`'s header declares."""
-    return _header_value(path.with_name("model_data.h"), "kFmnistArenaBytes")
+    return header_value(path, "kFmnistArenaBytes")
 
 
-class _Dequantised:
-    """int8 logits → float32 through a table of the 256 codes, as the LiteRT backend does."""
+class _OneImageAtATime:
+    """What both backends share: int8 logits one image at a time (`_int8`), dequantised through the
+    LiteRT backend's table of the 256 codes."""
 
     def __init__(self, scale: float, zero_point: int):
         self.output_quantisation = (scale, zero_point)
-        codes = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
-        self._table = (codes - zero_point) * np.float32(scale)
+        self._table = dequantisation_table(scale, zero_point)
+        self._lock = threading.Lock()  # one interpreter, or one static buffer
 
-    def dequantise(self, logits: np.ndarray) -> np.ndarray:
-        return self._table.take(logits.view(np.uint8))
+    def _int8(self, pixels: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return self._table.take(self._int8(pixels).view(np.uint8))
+
+    def bare(self) -> Callable[[np.ndarray], np.ndarray]:
+        return self._int8
 
 
-class TflmBackend(_Dequantised):
+class TflmBackend(_OneImageAtATime):
     """TFLite Micro's reference kernels (PyPI's tflite-micro), in the arena the export declared."""
 
     runtime = "tflite-micro"
@@ -82,12 +92,9 @@ class TflmBackend(_Dequantised):
         contract.check_signature(self.path, 1, 1, np.dtype(inp["dtype"]).name, inp["shape"], out["shape"])
         quantisation = out["quantization_parameters"]
         super().__init__(float(quantisation["scales"][0]), int(quantisation["zero_points"][0]))
-        self._lock = threading.Lock()
 
     @property
     def metadata(self) -> dict | None:
-        from fmnist.runtime.backends import read_tflite_metadata
-
         return read_tflite_metadata(self.flatbuffer)
 
     def _int8(self, pixels: np.ndarray) -> np.ndarray:
@@ -99,19 +106,13 @@ class TflmBackend(_Dequantised):
                 out[i] = self.interpreter.get_output(0)[0]
         return out
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        return self.dequantise(self._int8(pixels))
-
-    def bare(self) -> Callable[[np.ndarray], np.ndarray]:
-        return self._int8
-
 
 def compiler() -> str | None:
     """The C compiler found on PATH ($CC first), or None."""
     return next((found for name in (os.environ.get("CC"), *COMPILERS) if name and (found := shutil.which(name))), None)
 
 
-class CBackend(_Dequantised):
+class CBackend(_OneImageAtATime):
     """The generated C engine, compiled here into a shared library and called through ctypes."""
 
     runtime = "c"
@@ -138,7 +139,6 @@ class CBackend(_Dequantised):
         super().__init__(scale, ctypes.c_int32.in_dll(self.lib, "fmnist_output_zero_point").value)
         address = ctypes.addressof(ctypes.c_char.in_dll(self.lib, "fmnist_metadata"))
         self.metadata: dict | None = json.loads(ctypes.cast(address, ctypes.c_char_p).value or b"{}")
-        self._lock = threading.Lock()  # the engine's activations live in one static buffer
 
     def _int8(self, pixels: np.ndarray) -> np.ndarray:
         pixels = np.ascontiguousarray(pixels, np.uint8)
@@ -148,16 +148,14 @@ class CBackend(_Dequantised):
                 self.lib.fmnist_predict(pixels[i].ctypes.data, out[i].ctypes.data)
         return out
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        return self.dequantise(self._int8(pixels))
-
-    def bare(self) -> Callable[[np.ndarray], np.ndarray]:
-        return self._int8
-
 
 def tflm_output_step(path: Path) -> float:
     return float(TflmBackend(path).output_quantisation[0])
 
 
 def c_output_step(path: Path) -> float:
-    return float(CBackend(path).output_quantisation[0])
+    """The engine's `fmnist_output_scale`, read from its source (compiling it would give the same float)."""
+    found = re.search(r"const float fmnist_output_scale = (\S+)f;", path.read_text())
+    if found is None:
+        raise FmnistError(f"{path}: no fmnist_output_scale; not a C engine of fmnist export --format c")
+    return float(np.float32(found.group(1)))
