@@ -141,3 +141,12 @@ def test_resolver_calls_follow_tflite_micro_s_names():
     assert [convert_tflm.resolver_call(op) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN")] == [
         "AddConv2D", "AddDepthwiseConv2D", "AddFullyConnected", "AddMean",
     ]  # fmt: skip
+
+
+def test_the_profiles_of_both_list_the_int8_model_s_operators_and_their_macs(micro_export):
+    from fmnist.bench.profile import profile, tflite_profile
+
+    out, _ = micro_export
+    litert = tflite_profile(SHIPPED_INT8, None)["ops"]
+    assert profile(out / "model_data.cc", None)["ops"] == litert
+    assert profile(out / "fmnist_model.c", None)["ops"] == [o for o in litert if o["op"] != "RESHAPE"]  # no code
