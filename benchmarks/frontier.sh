@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce benchmarks/results/frontier/: train each variant of the edge family with one
-# recipe, export it to int8 TFLite, measure them all with the shipped model in one bench run
-# (one thread, no cold start), then write the table and the plot of the accuracy-latency
-# frontier (benchmarks/frontier.py).
+# recipe, export it to int8 TFLite, measure them all with the shipped int8 TFLite model in one
+# bench run (one thread, no cold start), then write the table and the plot of the
+# accuracy-latency frontier (benchmarks/frontier.py).
 # Usage: bash benchmarks/frontier.sh [fmnist train options, the same for every variant]
 # Environment: FRONTIER_VARIANTS (default: the nine edge-family architectures),
 # FRONTIER_RUNS (default runs/frontier), FRONTIER_OUT (default benchmarks/results/frontier),
@@ -18,6 +18,6 @@ for arch in "${variants[@]}"; do
     .venv/bin/fmnist train --arch "$arch" --name "$arch" --runs-dir "$runs" "$@" >/dev/null
     .venv/bin/fmnist export "$runs/$arch" --format tflite-int8 "${export_args[@]}" >/dev/null
 done
-.venv/bin/fmnist bench fmnist/runtime/default_model "${variants[@]/#/$runs/}" \
+.venv/bin/fmnist bench tflite-int8 "${variants[@]/#/$runs/}" \
     --threads 1 --batch 1,256 --cold-starts 0 --no-keras --out "$out/bench" >/dev/null
 .venv/bin/python benchmarks/frontier.py "$out/bench/bench.json" --out "$out"

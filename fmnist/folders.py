@@ -272,6 +272,14 @@ def trained_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
     return given
 
 
+def export_source(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
+    """What `fmnist export` makes formats from: an export folder without its Keras model (one
+    holding a manifest and no model.keras, such as the shipped model's), else `trained_model`."""
+    if given is not None and (given / MANIFEST).is_file() and not (given / MODEL).exists():
+        return given
+    return trained_model(given, runs_dir)
+
+
 def newest_export(runs_dir: Path) -> Path | None:
     """The export folder of the run whose manifest was written last, or None."""
     manifests = sorted(runs_dir.glob(f"*/{EXPORT}/{MANIFEST}"), key=lambda p: p.stat().st_mtime)

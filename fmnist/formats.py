@@ -35,6 +35,7 @@ class Runtime:
     describe: str | None = None  # "module:function": what its manifest entries add, from the artifact's path
     commands: tuple[str, ...] = ()  # programs on PATH that provide it, where no Python package does
     install: str | None = None  # how to install it, where no pip extra does
+    threaded: bool = True  # its backend takes a thread count; False: it runs on one, whatever is asked
 
     def load(self, field: str) -> Callable:
         """The function or class named by one of the "module:name" fields."""
@@ -57,12 +58,13 @@ RUNTIMES = {
         "TFLite Micro", ".cc", ("tflite_micro",), "mcu",
         backend="fmnist.runtime.micro:TflmBackend", output_step="fmnist.runtime.micro:tflm_output_step",
         profile="fmnist.bench.profile:tflm_profile", calibration="minmax",
-        describe="fmnist.export.convert_tflm:describe",
+        describe="fmnist.export.convert_tflm:describe", threaded=False,
     ),
     "c": Runtime(
         "a C compiler", ".c", (), "", commands=("cc", "gcc", "clang"), install="apt-get install gcc",
         backend="fmnist.runtime.micro:CBackend", output_step="fmnist.runtime.micro:c_output_step",
         profile="fmnist.bench.profile:c_profile", calibration="minmax", describe="fmnist.export.convert_c:describe",
+        threaded=False,
     ),
 }  # fmt: skip
 

@@ -14,9 +14,12 @@ from fmnist import folders
 from fmnist.errors import FmnistError
 
 
-def test_the_shipped_manifest_reads_and_writes_back_unchanged(tmp_path):
+def test_the_shipped_manifest_as_an_older_fmnist_wrote_it_reads_and_writes_back_unchanged(tmp_path):
     shutil.copytree(folders.SHIPPED, tmp_path / "copy")
     written = json.loads((tmp_path / "copy" / folders.MANIFEST).read_text())
+    for record in written["artifacts"].values():  # before "format" was called "family"
+        record["format"] = record.pop("family")
+    (tmp_path / "copy" / folders.MANIFEST).write_text(json.dumps(written))
     manifest = folders.read_manifest(tmp_path / "copy")
     assert list(manifest.entries) == list(written["artifacts"])
     assert manifest.source == written["source"] and manifest.header["command"] == written["command"]
@@ -32,7 +35,7 @@ def test_the_shipped_manifest_reads_and_writes_back_unchanged(tmp_path):
     assert set(manifest.intact()) == set(written["artifacts"])
     folders.write_manifest(manifest)
     again = json.loads((tmp_path / "copy" / folders.MANIFEST).read_text())
-    for name, record in written["artifacts"].items():  # written before "format" was called "family"
+    for name, record in written["artifacts"].items():
         assert again["artifacts"][name] == {
             **{k: v for k, v in record.items() if k != "format"},
             "family": record["format"],
@@ -69,7 +72,7 @@ def test_a_manifest_that_cannot_be_read_is_refused_with_the_reason(tmp_path, tex
 
 def test_golden_values_read_back_what_was_written(tmp_path):
     golden = folders.read_golden(folders.SHIPPED)
-    assert sorted(golden.artifacts) == ["onnx", "onnx-int8", "tflite-int8"]
+    assert sorted(golden.artifacts) == ["c", "onnx", "onnx-int8", "tflite-int8", "tflm"]
     assert golden.images.shape == (30, 28, 28, 1) and len(golden.labels) == len(golden.indices) == 30
     folders.write_golden(tmp_path, golden)
     again = folders.read_golden(tmp_path)
@@ -158,13 +161,16 @@ def test_where_no_runtime_is_installed_each_missing_one_is_named_once_in_the_fol
 def test_the_shipped_model_is_located_with_its_manifest_and_a_format_name_chooses_one_artifact():
     whole = folders.locate(None)
     assert whole.folder == folders.SHIPPED and not whole.chosen
-    assert list(whole.files) == ["onnx", "onnx-int8", "tflite-int8"] and whole.manifest.folder == folders.SHIPPED
+    assert (
+        list(whole.files) == ["onnx", "onnx-int8", "tflite-int8", "tflm", "c"]
+        and whole.manifest.folder == folders.SHIPPED
+    )
     one = folders.locate("onnx-int8")
     assert one.chosen and one.files == {"onnx-int8": folders.SHIPPED / "model.int8.onnx"} and one.manifest
     assert one.runnable() == folders.SHIPPED / "model.int8.onnx"
     with pytest.raises(FmnistError) as caught:
         folders.locate("tflite")
-    assert str(caught.value) == "the shipped model has no tflite artifact; it has onnx, onnx-int8, tflite-int8"
+    assert str(caught.value) == "the shipped model has no tflite artifact; it has onnx, onnx-int8, tflite-int8, tflm, c"
 
 
 def test_a_file_is_located_with_the_manifest_beside_it():

@@ -1,61 +1,93 @@
 """The microcontroller exports of the shipped int8 model (TFLite Micro sources and the generated C
-engine), made by the real converters from the shipped int8 TFLite file and verified by their real
-runtimes on the 10,000 test images; and a model the C engine cannot run, refused."""
+engine), made by `fmnist export FOLDER --format tflm,c` in a copy of the shipped model's folder
+and verified by their real runtimes on the 10,000 test images; what only a Keras model makes,
+refused from a folder; and a model the C engine cannot run, refused."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
 from conftest import run_fmnist
-from test_publish import StandIn
 
 from fmnist import folders
 from fmnist.errors import FmnistError
-from fmnist.export import convert_c, convert_tflm, exporter
+from fmnist.export import convert_c, convert_tflm
 from fmnist.runtime import micro
 
 SHIPPED_INT8 = folders.SHIPPED / "model.int8.tflite"
+MICRO = {"tflm": ("model_data.cc", "model_data.h", "model_ops.h"), "c": ("fmnist_model.c", "fmnist_model.h")}
 pytestmark = pytest.mark.skipif(micro.compiler() is None, reason="no C compiler")
+
+
+def _without_micro(folder):
+    """A copy of the shipped folder as it was before its microcontroller formats: their files and
+    entries gone."""
+    shutil.copytree(folders.SHIPPED, folder, ignore=shutil.ignore_patterns(*(f for fs in MICRO.values() for f in fs)))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if k not in MICRO}
+    manifest.pop("later_commands", None)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
 
 
 @pytest.fixture(scope="module")
 def micro_export(real_data, tmp_path_factory):
-    """`fmnist export --format tflm,c` of the shipped model: the Keras model stood in for by the shipped
-    float ONNX model, the int8 TFLite converter by a copy of the shipped file, the rest real."""
-    tmp = tmp_path_factory.mktemp("micro")
-    model = tmp / "run" / "model.keras"
-    model.parent.mkdir()
-    model.write_bytes(b"a model")
-    real = exporter._converter
-
-    def converter(fmt):
-        if fmt.name == "tflite-int8":
-            return lambda job: shutil.copyfile(SHIPPED_INT8, job.target)
-        return real(fmt)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(exporter, "load_keras", lambda path: StandIn(folders.SHIPPED / "model.onnx"))
-        patch.setattr(exporter, "_converter", converter)
-        manifest = exporter.export(model, ["tflm,c"], tmp / "out")
-    return tmp / "out", manifest
+    """The export folder, its manifest before and after `fmnist export FOLDER --format tflm,c`."""
+    folder = tmp_path_factory.mktemp("micro") / "shipped"
+    before = _without_micro(folder)
+    result = run_fmnist("export", str(folder), "--format", "tflm,c")
+    assert result.returncode == 0, result.stderr
+    return folder, json.loads((folder / "manifest.json").read_text()), before
 
 
-def test_both_exports_publish_their_sources_and_headers_and_no_int8_tflite(micro_export):
-    out, manifest = micro_export
-    assert sorted(p.name for p in out.iterdir()) == [
-        "fmnist_model.c", "fmnist_model.h", "golden.npz", "manifest.json", "model_data.cc", "model_data.h",
-        "model_ops.h",
-    ]  # fmt: skip
-    assert list(manifest["artifacts"]) == ["tflm", "c"]
+def test_an_export_folder_gains_both_in_place_and_keeps_what_it_had(micro_export):
+    out, manifest, before = micro_export
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in folders.SHIPPED.iterdir())
+    assert list(manifest["artifacts"]) == ["onnx", "onnx-int8", "tflite-int8", "tflm", "c"]
+    assert {k: manifest["artifacts"][k] for k in before["artifacts"]} == before["artifacts"]
+    assert manifest["source"] == before["source"] and manifest["command"] == before["command"]
+    assert manifest["later_commands"] == [f"fmnist export {out} --format tflm,c"]
+    assert manifest["artifacts"]["tflm"]["verified"]["reference"] == "onnx"  # the Keras model's stand-in
     assert manifest["artifacts"]["tflm"]["companions"] == ["model_data.h", "model_ops.h"]
     assert manifest["artifacts"]["c"]["companions"] == ["fmnist_model.h"]
 
 
+def test_the_shipped_microcontroller_files_are_what_export_makes_of_the_shipped_model(micro_export):
+    out, manifest, _ = micro_export
+    for file in (f for files in MICRO.values() for f in files):
+        assert (out / file).read_bytes() == (folders.SHIPPED / file).read_bytes(), file
+    shipped = folders.read_manifest(folders.SHIPPED).entries
+    for name in MICRO:
+        assert manifest["artifacts"][name]["verified"] == shipped[name].verified
+
+
+def test_an_export_folder_cannot_make_what_only_the_keras_model_makes(tmp_path):
+    folder = tmp_path / "shipped"
+    _without_micro(folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = run_fmnist("export", str(folder), "--format", "onnx")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: onnx is made from the Keras model, which {folder} does not hold (an export folder can make "
+        "onnx-int8, tflm, c); export it from the run folder or the .keras file"
+    )
+    (folder / "model.int8.tflite").unlink()
+    del before["model.int8.tflite"]
+    result = run_fmnist("export", str(folder), "--format", "c")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {folder} has no intact tflite-int8 artifact to make c from, and only the Keras model makes "
+        "one; export from the run folder or the .keras file"
+    )
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 def test_the_tflm_array_is_the_int8_model_byte_for_byte_with_its_operators_and_arena(micro_export):
-    out, manifest = micro_export
+    out, manifest, _ = micro_export
     assert micro.model_bytes(out / "model_data.cc") == SHIPPED_INT8.read_bytes()
     assert "alignas(16) const unsigned char fmnist_model_data[] = {" in (out / "model_data.cc").read_text()
     ops = (out / "model_ops.h").read_text()
@@ -72,7 +104,7 @@ def test_the_tflm_array_is_the_int8_model_byte_for_byte_with_its_operators_and_a
 
 
 def test_tflm_scores_what_it_was_measured_to_and_stays_within_a_step_of_litert(micro_export, real_data):
-    _, manifest = micro_export
+    _, manifest, _ = micro_export
     verified = manifest["artifacts"]["tflm"]["verified"]
     assert verified["accuracy"] == 0.9326  # LiteRT with XNNPACK: 0.9324
     assert verified["source"] == "tflite-int8" and verified["max_source_steps"] == 2.0
@@ -80,7 +112,7 @@ def test_tflm_scores_what_it_was_measured_to_and_stays_within_a_step_of_litert(m
 
 
 def test_the_c_engine_computes_tflm_s_int8_logits_on_every_test_image(micro_export, real_data):
-    out, manifest = micro_export
+    out, manifest, _ = micro_export
     verified = manifest["artifacts"]["c"]["verified"]
     assert verified["source"] == "tflm" and verified["max_source_steps"] == 0.0
     assert verified["source_agreement"] == 1.0 and verified["accuracy"] == 0.9326
@@ -93,7 +125,7 @@ def test_the_c_engine_computes_tflm_s_int8_logits_on_every_test_image(micro_expo
 
 
 def test_the_c_engine_compiles_as_strict_c99_without_a_warning(micro_export, tmp_path):
-    out, _ = micro_export
+    out, _, _ = micro_export
     built = subprocess.run(
         [micro.compiler(), "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-c",
          str(out / "fmnist_model.c"), "-o", str(tmp_path / "engine.o")],
@@ -103,7 +135,7 @@ def test_the_c_engine_compiles_as_strict_c99_without_a_warning(micro_export, tmp
 
 
 def test_the_golden_vectors_of_both_are_checked_here(micro_export):
-    out, _ = micro_export
+    out, _, _ = micro_export
     result = run_fmnist("check", str(out))
     assert result.returncode == 0, result.stderr
     assert "ok c (c): every label the same; largest |Δ logit| 0" in result.stdout
@@ -129,7 +161,7 @@ def test_a_model_the_c_engine_cannot_run_is_refused_naming_the_operator_and_noth
 
 
 def test_an_arena_too_small_for_tflite_micro_is_a_clear_error(micro_export, tmp_path):
-    out, _ = micro_export
+    out, _, _ = micro_export
     shutil.copy(out / "model_data.cc", tmp_path)
     header = (out / "model_data.h").read_text().replace("kFmnistArenaBytes = 16384", "kFmnistArenaBytes = 2048")
     (tmp_path / "model_data.h").write_text(header)
@@ -146,7 +178,8 @@ def test_resolver_calls_follow_tflite_micro_s_names():
 def test_the_profiles_of_both_list_the_int8_model_s_operators_and_their_macs(micro_export):
     from fmnist.bench.profile import profile, tflite_profile
 
-    out, _ = micro_export
+    out, _, _ = micro_export
     litert = tflite_profile(SHIPPED_INT8, None)["ops"]
     assert profile(out / "model_data.cc", None)["ops"] == litert
     assert profile(out / "fmnist_model.c", None)["ops"] == [o for o in litert if o["op"] != "RESHAPE"]  # no code
+

@@ -14,7 +14,7 @@ from fmnist.errors import FmnistError
 from fmnist.runtime import Classifier
 
 KINDS = "name a run folder, an export folder, a .onnx, .tflite, .cc or .c file, or a format of the shipped model"
-SHIPPED = "(onnx, onnx-int8, tflite-int8)"
+SHIPPED = "(onnx, onnx-int8, tflite-int8, tflm, c)"
 PHOTO = "examples/shirt.jpg"
 
 

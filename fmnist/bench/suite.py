@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fmnist import machine
+from fmnist import formats, machine
 from fmnist.bench import cold_start, measure
 from fmnist.bench import profile as profiling
 from fmnist.bench.row import CLASSIFIER, Row
@@ -98,16 +98,17 @@ def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Plan
         elif group.keras and settings.keras:
             notes.append(f"{group.name}: Keras rows skipped: TensorFlow is not installed (pip install 'fmnist[train]')")
         for name, path in group.artifacts.items():
-            opened = Classifier(path, settings.threads[0])  # its manifest read and its file hashed once
+            counts = settings.threads if formats.RUNTIMES[formats.family_of(path)].threaded else (1,)
+            opened = Classifier(path, counts[0])  # its manifest read and its file hashed once
             fmt = opened.format.name if opened.format else f"{path.suffix[1:]}-{opened.precision}"
             source = opened.manifest.source if opened.manifest else {}
             macs = group.macs or source.get("training", {}).get("macs")
-            for threads in settings.threads:
-                classifier = opened if threads == settings.threads[0] else opened.with_threads(threads)
+            for threads in counts:
+                classifier = opened if threads == counts[0] else opened.with_threads(threads)
                 row = Planned(group, name, path, classifier.logits, threads, fmt, classifier.precision, "runtime", macs,
                               CLASSIFIER)  # fmt: skip
                 rows.append(row)
-                if threads == settings.threads[0]:
+                if threads == counts[0]:
                     bare = classifier.backend.bare()
                     rows.append(dataclasses.replace(row, infer=bare, cold_start=None, call="runtime"))
     return rows

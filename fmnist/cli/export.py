@@ -19,14 +19,21 @@ ALL = "all but " + " and ".join(f.name for f in formats.FORMATS.values() if not 
 def export(
     model: Annotated[
         Path | None,
-        typer.Argument(help="A run folder or a .keras file (default: the newest run).", show_default=False),
+        typer.Argument(
+            help="A run folder or a .keras file (default: the newest run); or an export folder, to add "
+            "the formats made from its artifacts (tflm, c).",
+            show_default=False,
+        ),
     ] = None,
     format_names: Annotated[
         list[str],
         typer.Option("--format", "-f", help=f"{formats.names()} or all ({ALL}); repeat or separate with commas."),
     ] = ["all"],  # noqa: B006 -- typer reads it, never mutates it
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: RUN_DIR/export).", show_default=False)
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default: RUN_DIR/export, or the export folder given).", show_default=False
+        ),
     ] = None,
     calibration_size: Annotated[
         int, typer.Option(min=10, help="Training images to calibrate int8 on (stratified, seeded).")
@@ -79,8 +86,8 @@ def export(
         with needs_extra("export"):
             from fmnist.export.exporter import export as run_export
 
-        model_path = folders.trained_model(model, runs_dir)
-        out = out_dir or model_path.parent / folders.EXPORT
+        source = folders.export_source(model, runs_dir)
+        out = out_dir or (source if source.is_dir() else source.parent / folders.EXPORT)
         options = ExportOptions(
             calibration_size,
             calibration_method,
@@ -89,6 +96,6 @@ def export(
         )
         with needs_extra("export"), Stages(err) as stages:
             manifest = run_export(
-                model_path, format_names, out, options, data_dir=data_dir, progress=stages, command=command_line()
+                source, format_names, out, options, data_dir=data_dir, progress=stages, command=command_line()
             )
     views.artifacts(manifest, out)

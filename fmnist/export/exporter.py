@@ -1,10 +1,13 @@
 """`fmnist export`: convert, calibrate and verify each format, then publish all at once.
 
-Artifacts are built and verified in a hidden staging folder inside the output folder; only
-when every requested artifact has passed its limits are they renamed into place, followed by
-`manifest.json`. A failed or killed export leaves the previous artifacts and manifest as
-they were. What each format is, how it is made and how far it may stray from the Keras
-model comes from the format registry (`fmnist.formats`).
+Formats are made from a Keras model, or from the artifacts of an export folder (onnx-int8
+from its float ONNX model, the microcontroller formats from its int8 TFLite model: what a
+folder without its Keras model, such as the shipped one, can still gain). Artifacts are built and verified in a hidden
+staging folder inside the output folder; only when every requested artifact has passed its
+limits are they renamed into place, followed by `manifest.json`. A failed or killed export
+leaves the previous artifacts and manifest as they were. What each format is, how it is made
+and how far it may stray from the Keras model comes from the format registry
+(`fmnist.formats`).
 """
 
 from __future__ import annotations
@@ -79,13 +82,45 @@ def _refuse_foreign_files(out_dir: Path, old: Manifest | None, asked: list[Forma
             )
 
 
+def _reused(base: Manifest, asked: list[Format]) -> dict[str, Path]:
+    """The artifacts of an export folder that the asked formats are made from, by format name;
+    refuses a format that only the Keras model can make."""
+    intact = base.intact()
+    reused = {}
+    for fmt in formats.build_order(asked):
+        if fmt not in asked and fmt.name in intact:
+            reused[fmt.name] = base.folder / intact[fmt.name].file
+        elif fmt.source is None and fmt in asked:
+            made = ", ".join(f.name for f in formats.FORMATS.values() if f.source)
+            raise FmnistError(
+                f"{fmt.name} is made from the Keras model, which {base.folder} does not hold (an export folder "
+                f"can make {made}); export it from the run folder or the .keras file"
+            )
+        elif fmt.source is None:
+            raise FmnistError(
+                f"{base.folder} has no intact {fmt.name} artifact to make {', '.join(f.name for f in asked)} from, "
+                "and only the Keras model makes one; export from the run folder or the .keras file"
+            )
+    return reused
+
+
+def _float_reference(base: Manifest) -> tuple[str, Path]:
+    """The export folder's float artifact that an installed runtime runs: the Keras model's stand-in."""
+    for name, entry in base.intact().items():
+        if entry.precision == "float32" and formats.installed(entry.family):
+            return name, base.folder / entry.file
+    raise FmnistError(
+        f"{base.folder}: no float artifact (onnx or tflite) that an installed runtime runs, to verify against"
+    )
+
+
 def _converter(fmt: Format) -> Callable[[Job], None]:
     module, function = fmt.converter.split(":")
     return getattr(importlib.import_module(module), function)
 
 
 def export(
-    model_path: Path,
+    given: Path,
     wanted: Iterable[str],
     out_dir: Path,
     options: ExportOptions = ExportOptions(),
@@ -94,22 +129,32 @@ def export(
     progress: Callable[[str], None] | None = None,
     command: str | None = None,
 ) -> dict:
-    """Export `model_path` to each format named in `wanted` into `out_dir`; return the manifest."""
+    """Export `given` (a .keras file, or an export folder) to each format named in `wanted` into
+    `out_dir`; return the manifest."""
     asked = formats.select(wanted)
+    base = folders.read_manifest(given) if given.is_dir() else None
+    reused = _reused(base, asked) if base else {}
     old = folders.manifest_or_none(out_dir)
     _refuse_foreign_files(out_dir, old, asked)
     dataset = data.load(data_dir)
-    model = load_keras(model_path)
-    source_sha256 = sha256_file(model_path)
-    step = progress or (lambda description: None)
-
-    step("reference: Keras float model on the test set")
     pixels = dataset.x_test[..., None]
-    reference = model.predict(pixels, batch_size=1000, verbose=0)
+    step = progress or (lambda description: None)
+    model = None
+    if base is None:
+        model = load_keras(given)
+        source_sha256, reference_name = sha256_file(given), "keras"
+        step("reference: Keras float model on the test set")
+        reference = model.predict(pixels, batch_size=1000, verbose=0)
+    else:
+        source_sha256 = base.source.get("sha256", "")
+        reference_name, float_path = _float_reference(base)
+        step(f"reference: {reference_name}, the Keras model's verified stand-in, on the test set")
+        reference = run_artifact(float_path, pixels)
     reference_accuracy = float((reference.argmax(1) == dataset.y_test).mean())
     chosen = golden.indices(dataset.y_test)
+    to_build = [f for f in formats.build_order(asked) if f.name not in reused]
     calibration = None
-    if any(f.calibrated for f in asked):
+    if any(f.calibrates for f in to_build):
         calibration = calibration_images(dataset, options.calibration_size)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -122,14 +167,15 @@ def export(
         entries: dict[str, Entry] = {}
         golden_values: dict[str, folders.GoldenValues] = {}
         computed: dict[str, np.ndarray] = {}  # each verified artifact's logits on the test set
-        for fmt in formats.build_order(asked):
+        files = {**reused, **{f.name: staging / f.file for f in to_build}}
+        for fmt in to_build:
             job = Job(
                 model,
-                staging / fmt.file,
+                files[fmt.name],
                 contract.metadata(source_sha256, fmt.precision),
                 options,
                 calibration if fmt.calibrates else None,
-                staging / formats.FORMATS[fmt.source].file if fmt.source else None,
+                files[fmt.source] if fmt.source else None,
             )
             images = f" ({len(job.calibration)} calibration images)" if job.calibration is not None else ""
             step(f"{fmt.name}: {fmt.how}{images}")
@@ -150,11 +196,15 @@ def export(
                 source = against_source(logits, fmt.source, computed[fmt.source], step_size)
             computed[fmt.name] = logits
             verified = verify(job.target, logits, limits, reference, dataset.y_test, source)
+            verified["reference"] = reference_name
             sha256 = sha256_file(job.target)
             entries[fmt.name] = record.entry(fmt, job.target, sha256, seconds, verified, limits, job)
             golden_values[fmt.name] = golden.values(fmt, job.target, sha256, logits[chosen])
         artifacts = {**_previous_entries(old, source_sha256), **entries}
-        manifest = record.manifest(out_dir, model_path, source_sha256, reference_accuracy, artifacts, command)
+        if base is None:
+            manifest = record.manifest(out_dir, given, source_sha256, reference_accuracy, artifacts, command)
+        else:
+            manifest = record.extended(base, out_dir, artifacts, command)
         kept = golden.previous(out_dir, chosen, set(artifacts) - set(entries))
         for name in entries:  # every artifact passed: publish them, the golden vectors, then the manifest
             for file in (formats.FORMATS[name].file, *formats.FORMATS[name].companions):

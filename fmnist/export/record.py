@@ -14,7 +14,7 @@ from fmnist.export.options import CALIBRATION_SEED, Job
 from fmnist.folders import Entry, Manifest
 from fmnist.formats import Format
 
-TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy")
+TOOLS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "tflite-micro", "numpy")
 
 
 def tool_versions() -> dict:
@@ -77,4 +77,14 @@ def manifest(
         "golden": folders.GOLDEN,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    return Manifest(out_dir, artifacts, header)
+
+
+def extended(base: Manifest, out_dir: Path, artifacts: dict, command: str | None) -> Manifest:
+    """The manifest of formats made from `base`'s artifacts: its header, with the tools now used and
+    the command that added them."""
+    header = dict(base.header)
+    header["tools"] = {**header.get("tools", {}), **tool_versions()}
+    header["later_commands"] = [*header.get("later_commands", []), command]
+    header["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return Manifest(out_dir, artifacts, header)

@@ -43,7 +43,8 @@ def check(model: str | Path | None = None) -> list[Outcome]:
     """Run every artifact named in the golden vectors (or those `model` names) that an installed runtime can run."""
     located = folders.locate(model)
     golden = folders.read_golden(located.folder)
-    names = sorted(golden.artifacts)
+    order = list(formats.FORMATS)
+    names = sorted(golden.artifacts, key=lambda n: (order.index(n) if n in order else len(order), n))  # registry order
     outcomes = []
     for name in located.files if located.chosen else names:
         if name not in golden.artifacts:
