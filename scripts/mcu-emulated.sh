@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# fmnist's generated C engine on an emulated Cortex-M4F (qemu mps2-an386), compared byte for byte
-# with the same C on the host, with its flash, RAM and instructions per inference measured
-# (scripts/mcu_emulated/ says how). Installs gcc-arm-none-eabi, newlib and qemu-system-arm with apt
-# when missing (as root, or with sudo) and sets up .venv when it lacks fmnist. Arguments go to the
-# check (--images N, --out DIR, --work DIR, --data-dir DIR).
+# `fmnist bench mcu` of the shipped model: its C engine on an emulated Cortex-M4F (qemu
+# mps2-an386), compared byte for byte with the same C on the host, with its flash, RAM and
+# instructions per inference measured (fmnist/bench/mcu/ says how), beside its TFLite Micro
+# export. Installs gcc-arm-none-eabi, newlib and qemu-system-arm with apt when missing (as root,
+# or with sudo) and sets up .venv when it lacks fmnist. Writes benchmarks/results/mcu/ unless
+# given --out DIR; other arguments go to the bench too (--images N, --work DIR, --data-dir DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +20,4 @@ if ! .venv/bin/python -c "import fmnist" 2>/dev/null && ! setup=$(bash scripts/s
     echo "$setup" >&2  # quiet unless it fails
     exit 1
 fi
-PYTHONPATH=scripts exec .venv/bin/python -m mcu_emulated "$@"
+exec .venv/bin/fmnist bench mcu fmnist/runtime/default_model --out benchmarks/results/mcu "$@"

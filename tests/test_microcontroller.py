@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,50 @@ def test_the_profiles_of_both_list_the_int8_model_s_operators_and_their_macs(mic
     assert profile(out / "model_data.cc", None)["ops"] == litert
     assert profile(out / "fmnist_model.c", None)["ops"] == [o for o in litert if o["op"] != "RESHAPE"]  # no code
 
+
+def test_bench_mcu_measures_the_c_engine_on_the_emulated_board_beside_tflm(micro_export, tmp_path):
+    out, manifest, _ = micro_export
+    result = run_fmnist("bench", "mcu", str(out), "--images", "20", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "mcu.json").read_text())
+    tflm, c = report["rows"]
+    assert (tflm["format"], tflm["flash_bytes"], tflm["ram_bytes"]) == ("tflm", SHIPPED_INT8.stat().st_size, 16384)
+    assert tflm["instructions_per_inference"] is None and tflm["accuracy"] == c["accuracy"] == 0.9326
+    board = report["board"]
+    assert board["images"] == 20 and board["logits_identical"] and report["problems"] == []
+    assert c["ram_bytes"] == board["engine"]["ram"]["total"] <= 8 * 1024  # two activation buffers and a stack
+    assert c["ram_bytes"] > manifest["artifacts"]["c"]["ram_bytes"]  # the buffers, and the stack measured
+    assert c["flash_bytes"] > manifest["artifacts"]["c"]["flash_bytes"]  # the tables, and the code
+    assert 1_900_000 < c["instructions_per_inference"] < 17_400_000  # above one a MAC, below TFLite Micro's reference
+    assert "│ c      │ no library   │" in result.stdout
+    assert f"| c | no library | {c['flash_bytes'] / 1024:.1f} KiB |" in (tmp_path / "mcu.md").read_text()
+
+
+def test_bench_mcu_without_the_board_s_tools_reads_the_engine_s_size_from_its_source(micro_export, tmp_path):
+    out, manifest, _ = micro_export
+    tools = tmp_path / "bin"  # this machine's /usr/bin without the cross compiler and qemu
+    tools.mkdir()
+    for tool in Path("/usr/bin").iterdir():
+        if not tool.name.startswith(("arm-none-eabi-", "qemu-system-")):
+            (tools / tool.name).symlink_to(tool)
+    result = run_fmnist("bench", "mcu", str(out), "--out", str(tmp_path), env={"PATH": str(tools)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "mcu.json").read_text())
+    c = report["rows"][1]
+    assert (c["flash_bytes"], c["ram_bytes"]) == (manifest["artifacts"]["c"]["flash_bytes"], 7840)
+    assert c["instructions_per_inference"] is None and report["board"] is None
+    assert report["notes"] == [
+        "the C engine was not run on the emulated board: no arm-none-eabi-gcc, arm-none-eabi-size, qemu-system-arm "
+        "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+    ]
+
+
+def test_bench_mcu_of_a_folder_without_microcontroller_formats_says_how_to_make_them(tmp_path):
+    folder = tmp_path / "shipped"
+    _without_micro(folder)
+    result = run_fmnist("bench", "mcu", str(folder), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {folder} has no intact tflm or c artifact; make them with `fmnist export {folder} --format tflm,c`"
+    )
+    assert not (tmp_path / "out").exists()

@@ -1,5 +1,6 @@
-"""`fmnist bench`: every format measured the same way, against the float model; and
-`fmnist bench compare`, reports side by side."""
+"""`fmnist bench`: every format measured the same way, against the float model;
+`fmnist bench mcu`, the microcontroller formats on an emulated board; and `fmnist bench
+compare`, reports side by side."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class _MeasureByDefault(TyperGroup):
 app = typer.Typer(
     cls=_MeasureByDefault,
     help="Latency, throughput, accuracy, size, cold start and memory of every format; "
-    "`fmnist bench compare` sets reports side by side.",
+    "`fmnist bench mcu` measures the microcontroller formats; `fmnist bench compare` sets reports side by side.",
 )
 
 
@@ -147,6 +148,59 @@ def bench(
     for note in result["notes"]:
         err.print(f"note: {note}", markup=False, highlight=False)
     err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+@app.command()
+def mcu(
+    model: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A run or export folder with tflm and c artifacts (default: the newest run's export, else the "
+            "shipped model).",
+            show_default=False,
+        ),
+    ] = None,
+    images: Annotated[
+        int, typer.Option(min=1, max=10000, help="Test images, from the first, for the C engine on the emulated board.")
+    ] = 1000,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for mcu.md and mcu.json.")] = Path("bench"),
+    work: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the builds (default: a temporary one, removed).", show_default=False),
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Flash, RAM, instructions per inference and accuracy of the microcontroller formats (tflm, c);
+    the C engine measured on an emulated Cortex-M4F (qemu mps2-an386) when its tools are installed."""
+    import tempfile
+
+    from rich.console import Console
+
+    from fmnist import data, folders, quiet
+    from fmnist.bench.mcu import measure, report
+    from fmnist.cli.stages import Stages
+
+    with user_errors():
+        x_test, y_test = data.load_test(data_dir)
+        folder = folders.locate(model or folders.newest_export(runs_dir)).folder
+        quiet.silence(verbose)
+        with tempfile.TemporaryDirectory(prefix="fmnist-mcu-") as scratch, Stages(err) as stages:
+            result = measure.run(
+                folder, x_test, y_test, images, (work or Path(scratch)).resolve(), stages, command_line()
+            )
+    written = report.write(result, out_dir)
+    (out if out.is_terminal else Console(soft_wrap=True, width=200)).print(report.rich_table(result))
+    for line in report.footnotes(result):
+        err.print(line.replace("**", ""), markup=False, highlight=False)
+    for note in result["notes"]:
+        err.print(f"note: {note}", markup=False, highlight=False)
+    err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    if result["problems"]:
+        for problem in result["problems"]:
+            err.print(f"problem: {problem}", markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()

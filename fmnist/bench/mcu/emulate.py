@@ -6,7 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from mcu_emulated.target import ICOUNT, QEMU, CheckFailed, figures, run_checked
+from fmnist.bench.mcu.target import ICOUNT, QEMU, figures, run_checked
+from fmnist.errors import FmnistError
 
 SECONDS_PER_IMAGE = 0.1  # qemu's limit; an inference takes about 15 ms of emulation on a 2020s x86 core
 
@@ -27,13 +28,13 @@ def run(work: Path, elf: Path, binary: Path, images: bytes) -> dict:
             out, err = qemu.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             qemu.kill()
-            raise CheckFailed(f"qemu ran past {limit:.0f} s on {count} images") from None
+            raise FmnistError(f"qemu ran past {limit:.0f} s on {count} images") from None
         seconds = time.perf_counter() - started
     if qemu.returncode or not (work / "logits.bin").is_file():
-        raise CheckFailed(f"the firmware failed (qemu exit {qemu.returncode}): {(err or out).strip()[-2000:]}")
+        raise FmnistError(f"the firmware failed (qemu exit {qemu.returncode}): {(err or out).strip()[-2000:]}")
     emulated = figures(out)
     if emulated.get("images") != count or native.get("images") != count:
-        raise CheckFailed(
+        raise FmnistError(
             f"{count} images given; the firmware read {emulated.get('images')}, the host {native.get('images')}"
         )
     return {

@@ -1,29 +1,23 @@
-"""The engine from the shipped model, compiled for the Cortex-M4 and for the host; what it occupies."""
+"""An exported C engine, compiled for the Cortex-M4 and for the host; what it occupies."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from mcu_emulated.target import CPU, LINK, OPTIMISE, SOURCES, STRICT, CheckFailed, run_checked
+from fmnist.bench.mcu.target import CPU, LINK, OPTIMISE, SOURCES, STRICT, run_checked
+from fmnist.errors import FmnistError
 
 ENGINE = "fmnist_model.c"
+HEADER = "fmnist_model.h"
 FLASH = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data")  # .data: its initial values
 RAM = (".data", ".bss")
 
 
-def generate(work: Path) -> int:
-    """fmnist_model.c and .h from the shipped int8 TFLite model; the activation buffer's bytes."""
-    import json
-
-    from fmnist import contract, folders
-    from fmnist.export import convert_c
-
-    model = folders.SHIPPED / "model.int8.tflite"
-    source = json.loads((folders.SHIPPED / "manifest.json").read_text())["source"]
-    c_source, header, arena = convert_c.generate(model.read_bytes(), contract.metadata(source["sha256"], "int8"))
-    (work / ENGINE).write_text(c_source)
-    (work / convert_c.HEADER).write_text(header)
-    return arena
+def engine(source: Path, work: Path) -> None:
+    """An export's fmnist_model.c and its header, copied into `work`."""
+    for path in (source, source.with_name(HEADER)):
+        shutil.copyfile(path, work / path.name)
 
 
 def warnings(work: Path) -> list[str]:
@@ -66,7 +60,7 @@ def sections(path: Path) -> dict[str, int]:
             if kind:
                 sizes[kind] = sizes.get(kind, 0) + int(fields[1])
     if ".text" not in sizes:
-        raise CheckFailed(f"no .text in {path}")
+        raise FmnistError(f"no .text in {path}")
     return sizes
 
 

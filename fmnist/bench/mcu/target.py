@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from fmnist.errors import FmnistError
+
 SOURCES = Path(__file__).resolve().parent  # main.c, startup.c, mps2_an386.ld
 BOARD = "mps2-an386"  # Cortex-M4F, 25 MHz system clock
 CPU = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
@@ -18,15 +20,27 @@ ICOUNT = ["-icount", "shift=0"]  # one instruction = 2**0 ns of virtual time
 TIMER_HZ = 25_000_000  # the CMSDK timer main.c reads: 40 virtual ns, so 40 instructions, a tick
 
 
-class CheckFailed(Exception):
-    """A step that could not run at all (a difference in the answers is a problem instead)."""
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")
+INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+
+
+def missing_tools() -> list[str]:
+    """What the board needs and this machine lacks: the cross compiler, newlib, qemu."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if "arm-none-eabi-gcc" not in missing:
+        specs = subprocess.run(
+            ["arm-none-eabi-gcc", "-print-file-name=rdimon.specs"], capture_output=True, text=True, check=False
+        )
+        if specs.stdout.strip() == "rdimon.specs":  # gcc names a file it finds by its full path
+            missing.append("newlib (rdimon.specs)")
+    return missing
 
 
 def run_checked(argv: list, **kwargs: Any) -> subprocess.CompletedProcess:
     result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False, **kwargs)
     if result.returncode:
         said = (result.stderr.strip() or result.stdout.strip())[-3000:]
-        raise CheckFailed(f"{' '.join(map(str, argv[:4]))} … failed ({result.returncode}):\n{said}")
+        raise FmnistError(f"{' '.join(map(str, argv[:4]))} … failed ({result.returncode}):\n{said}")
     return result
 
 
@@ -41,4 +55,4 @@ def figures(stdout: str) -> dict[str, float]:
     try:
         return {key: float(value) for key, value in pairs}
     except ValueError:
-        raise CheckFailed(f"unexpected output: {stdout.strip()[-500:]}") from None
+        raise FmnistError(f"unexpected output: {stdout.strip()[-500:]}") from None
