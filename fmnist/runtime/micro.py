@@ -132,7 +132,10 @@ class CBackend(_OneImageAtATime):
         )
         if built.returncode != 0:
             raise FmnistError(f"{self.path}: does not compile ({built.stderr.strip()[-300:]})")
-        self.lib = ctypes.CDLL(str(library))
+        try:
+            self.lib = ctypes.CDLL(str(library))
+        except OSError as exc:
+            raise FmnistError(f"{self.path}: compiled by {cc}, but its library does not load ({exc})") from None
         self.lib.fmnist_predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self.lib.fmnist_predict.restype = ctypes.c_int
         scale = ctypes.c_float.in_dll(self.lib, "fmnist_output_scale").value

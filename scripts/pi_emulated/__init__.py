@@ -11,7 +11,8 @@ beside it; qemu user-mode emulation runs that Python as a Cortex-A72 (Pi 4) and 
 - `fmnist evaluate` of the shipped int8 TFLite and float ONNX models on the 10,000 test images:
   the manifest's accuracy, or within 0.05 points with the images that differ listed;
 - `fmnist bench --quick` (no cold start: a child of the emulator would run the host's binary),
-  its timings marked as emulated;
+  its timings marked as emulated; it measures the ONNX and LiteRT formats (TFLite Micro has no
+  aarch64 wheel, and the userland has no C compiler, so the microcontroller formats are skipped);
 - every emulated process reports platform.machine() == "aarch64" and no TensorFlow module;
 - every shared library of the install loads on the Pi 5's 16 KiB pages (qemu cannot emulate
   those): its LOAD segments are aligned to 16 KiB or more.

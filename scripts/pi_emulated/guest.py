@@ -56,7 +56,9 @@ class Machines:
             root = self.roots[cpu]
             argv = [qemu(), "-L", str(root), str(root / f"usr/bin/python{PYTHON}")]
             env = {
-                "PATH": "/usr/bin:/bin",
+                # the userland's programs only: a child of the emulator would run the host's binary (so
+                # the host's C compiler is not found, and the C engine is skipped like TFLite Micro)
+                "PATH": f"{root}/usr/bin:{root}/bin",
                 "HOME": str(self.work),
                 "LANG": "C.UTF-8",
                 "QEMU_CPU": cpu,

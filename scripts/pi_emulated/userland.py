@@ -34,7 +34,8 @@ def cpuinfo(cpu: str, cores: int) -> str:
 
 
 def qemu() -> str:
+    """The user-mode emulator's path (the guest's PATH holds only the userland's programs)."""
     for name in ("qemu-aarch64-static", "qemu-aarch64"):
-        if shutil.which(name):
-            return name
+        if found := shutil.which(name):
+            return found
     raise CheckFailed("qemu-aarch64-static not found: apt-get install qemu-user-static")
