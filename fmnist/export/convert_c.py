@@ -2,9 +2,11 @@
 
 `int fmnist_predict(const uint8_t pixels[784], int8_t logits[10])` returns the class. No library,
 no heap: the weights and requantisation tables are `const` (flash), the activations live in one
-static buffer, each operator reading from one end and writing to the other. The kernels
-(`c_kernels.c`) compute what TFLite Micro's reference kernels compute; the multipliers, shifts
-and activation ranges are derived here the way TFLite Micro derives them when it prepares.
+static buffer, each operator reading from one end and writing to the other, a convolution's
+windows (and, where a max pool follows that it can feed row by row, the rows that pool needs)
+between the two. The kernels (`c_kernels.c`) compute what TFLite Micro's reference kernels
+compute; the multipliers, shifts and activation ranges are derived here the way TFLite Micro
+derives them when it prepares, the weights laid out in the order the kernels read them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from fmnist.runtime import micro
 SUPPORTED = ("QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED")
 HEADER = "fmnist_model.h"
 KERNELS = Path(__file__).with_name("c_kernels.c")
+SECTION = re.compile(r"^/\* provides: ([\w ]+) \*/\n", re.MULTILINE)  # c_kernels.c's section marks
 SAME, VALID = 0, 1  # TFLite's Padding
 ACTIVATIONS = {0: None, 1: (0.0, None), 2: (-1.0, 1.0), 3: (0.0, 6.0)}  # NONE, RELU, RELU_N1_TO_1, RELU6
 
@@ -87,9 +90,35 @@ class _Engine:
         return name
 
 
-def _requantization(engine: _Engine, name: str, graph: Graph, op: Operator) -> dict[str, object]:
+def paired_filters(weights: np.ndarray) -> np.ndarray:
+    """A full convolution's filters as `conv` reads them: two at a time, four values of the first,
+    four of the second, ..., then each one's last n % 4 values; an odd last filter twice."""
+    rows = weights.reshape(len(weights), -1)
+    if len(rows) % 2:
+        rows = np.vstack([rows, rows[-1:]])
+    grouped = rows.shape[1] // 4 * 4
+    fours = rows[:, :grouped].reshape(len(rows), -1, 4)
+    return np.concatenate(
+        [
+            part
+            for pair in range(0, len(rows), 2)
+            for part in (
+                fours[pair : pair + 2].transpose(1, 0, 2).ravel(),
+                rows[pair, grouped:],
+                rows[pair + 1, grouped:],
+            )
+        ]
+    )
+
+
+def _requantization(
+    engine: _Engine, name: str, graph: Graph, op: Operator, fold: bool = False, paired: bool = False
+) -> dict[str, object]:
     """Per-channel multipliers and shifts of a convolution or dense layer, as TFLite Micro's
-    PopulateConvolutionQuantizationParams derives them (in double precision from float32 scales)."""
+    PopulateConvolutionQuantizationParams derives them (in double precision from float32 scales).
+    `fold`: the input offset goes into the bias instead, sum (x + offset) * w being sum x * w plus
+    offset * sum w (a dense layer's weights are one row per output); `paired`: the weights laid out
+    by `paired_filters`."""
     x, w, y = (graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]])
     if w.data is None or w.data.dtype != np.int8 or np.any(w.zero_point != 0):
         raise FmnistError(f"{op.name}: the C engine needs int8 weights with zero point 0")
@@ -97,11 +126,20 @@ def _requantization(engine: _Engine, name: str, graph: Graph, op: Operator) -> d
         quantize_multiplier(float(x.scale[0]) * float(s) / float(y.scale[0])) for s in np.asarray(w.scale, np.float32)
     ]
     bias = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    channels = y.shape[-1]
+    bias_data = np.zeros(channels, np.int64) if bias is None or bias.data is None else bias.data.astype(np.int64)
+    offset = -int(x.zero_point[0])
+    if fold:
+        bias_data = bias_data + offset * w.data.astype(np.int64).reshape(channels, -1).sum(axis=1)
+        if np.abs(bias_data).max() >= 2**31:
+            raise FmnistError(f"{op.name}: its bias and input offset do not fit an int32 accumulator")
     return {
-        "in_offset": -int(x.zero_point[0]),
+        **({} if fold else {"in_offset": offset}),
         "out_offset": int(y.zero_point[0]),
-        "weights": engine.table(f"{name}_weights", "int8_t", w.data),
-        "bias": engine.table(f"{name}_bias", "int32_t", bias.data) if bias is not None and bias.data is not None else 0,
+        "weights": engine.table(
+            f"{name}_weights", "int8_t", paired_filters(w.data.reshape(w.shape)) if paired else w.data
+        ),
+        "bias": engine.table(f"{name}_bias", "int32_t", bias_data),  # zeros where the model has none
         "multiplier": engine.table(f"{name}_multiplier", "int32_t", np.array([m for m, _ in pairs])),
         "shift": engine.table(f"{name}_shift", "int8_t", np.array([s for _, s in pairs])),
     }
@@ -121,9 +159,23 @@ def _conv(engine: _Engine, name: str, graph: Graph, op: Operator) -> str:
         "pad_w": _padding(o.padding, in_w, k_w, o.strideW, o.dilationWFactor, out_w),
         "dil_h": o.dilationHFactor, "dil_w": o.dilationWFactor,
         "depth_multiplier": o.depthMultiplier if op.name == "DEPTHWISE_CONV_2D" else 0,
-        "act_min": low, "act_max": high, **_requantization(engine, name, graph, op),
+        "act_min": low, "act_max": high,
+        **_requantization(engine, name, graph, op, paired=op.name == "CONV_2D"),
     }  # fmt: skip
-    return f"conv(x, y, &{engine.struct('conv_t', name, fields)});"
+    layer = engine.struct("conv_t", name, fields)
+    return (
+        f"depthwise(x, y, &{layer});"
+        if fields["depth_multiplier"]
+        else f"conv(x, y, windows, &{layer}, 0, {out_h * out_w});"
+    )
+
+
+def window_bytes(op: Operator, graph: Graph) -> int:
+    """The int16 windows of two output pixels that a full convolution lays out (0 for other operators)."""
+    if op.name != "CONV_2D":
+        return 0
+    _, k_h, k_w, in_c = graph.tensors[op.inputs[1]].shape
+    return 2 * 2 * k_h * k_w * in_c
 
 
 def _max_pool(engine: _Engine, name: str, graph: Graph, op: Operator) -> str:
@@ -146,7 +198,7 @@ def _dense(engine: _Engine, name: str, graph: Graph, op: Operator) -> str:
     low, high = activation_range(op.options.fusedActivationFunction, y)
     fields = {
         "inputs": w.shape[1], "outputs": w.shape[0], "per_channel": int(len(w.scale) > 1),
-        "act_min": low, "act_max": high, **_requantization(engine, name, graph, op),
+        "act_min": low, "act_max": high, **_requantization(engine, name, graph, op, fold=True),
     }  # fmt: skip
     return f"dense(x, y, &{engine.struct('dense_t', name, fields)});"
 
@@ -180,6 +232,33 @@ def check_supported(graph: Graph) -> None:
         )
 
 
+def _pooled_as_made(conv: Operator, pool: Operator, graph: Graph) -> bool:
+    """Whether a CONV_2D and the MAX_POOL_2D after it run as one (`conv_pool`): the pool's windows
+    tile the convolution's output rows from the first, so each pool row needs rows of its own."""
+    if conv.name != "CONV_2D" or pool.name != "MAX_POOL_2D":
+        return False
+    (_, in_h, _, _), (_, out_h, _, _) = (graph.tensors[t].shape for t in (pool.inputs[0], pool.outputs[0]))
+    o = pool.options
+    return o.strideH == o.filterHeight and _padding(o.padding, in_h, o.filterHeight, o.strideH, 1, out_h) == 0
+
+
+def _macs(op: Operator, graph: Graph) -> int:
+    shapes = ([np.array(graph.tensors[t].shape) for t in ts if t >= 0] for ts in (op.inputs, op.outputs))
+    return macs(op.name, *shapes)
+
+
+def _steps(graph: Graph) -> list[tuple[int, list[Operator]]]:
+    """The operators as the engine runs them, by the number of the first: one at a time, or a
+    convolution with the max pool it feeds; no RESHAPE (the same bytes, another shape)."""
+    steps, ops, number = [], graph.operators, 0
+    while number < len(ops):
+        together = number + 1 < len(ops) and _pooled_as_made(ops[number], ops[number + 1], graph)
+        if ops[number].name != "RESHAPE":
+            steps.append((number, ops[number : number + 1 + together]))
+        number += 1 + together
+    return steps
+
+
 def generate(flatbuffer: bytes, metadata: dict) -> tuple[str, str, int]:
     """The engine's C source, its header, and the size of its activation buffer in bytes."""
     graph = tflite_graph.read(flatbuffer)
@@ -187,26 +266,54 @@ def generate(flatbuffer: bytes, metadata: dict) -> tuple[str, str, int]:
     engine = _Engine()
     at_start = True  # where the current activation lies in the buffer; the next goes to the other end
     previous = 0
-    for number, op in enumerate(graph.operators):
-        size = graph.tensors[op.outputs[0]].size
-        if op.name == "RESHAPE":  # the same bytes, another shape
-            continue
+    for number, step in _steps(graph):
+        op, last = step[0], step[-1]
+        size = graph.tensors[last.outputs[0]].size
         engine.arena = max(engine.arena, size + previous)
         where = "arena" if not at_start or number == 0 else f"arena + ARENA_BYTES - {size}"
         call = _quantize(graph, op) if number == 0 else KERNEL_CALLS[op.name](engine, f"layer{number}", graph, op)
         source_at = "arena" if at_start else f"arena + ARENA_BYTES - {previous}"
-        shapes = (
-            [np.array(graph.tensors[t].shape) for t in op.inputs if t >= 0],
-            [np.array(graph.tensors[t].shape) for t in op.outputs],
+        if windows := window_bytes(op, graph):  # between the input and the output, word-aligned
+            first = -(-(previous if at_start else size) // 4) * 4
+            band = 0
+            if last is not op:  # the convolution's rows one pool row needs, after the windows
+                _, _, width, channels = graph.tensors[op.outputs[0]].shape
+                band = last.options.filterHeight * width * channels
+                _max_pool(engine, f"layer{number + 1}", graph, last)
+                call = f"conv_pool(x, y, windows, arena + {first + windows}, &layer{number}, &layer{number + 1});"
+            engine.arena = max(engine.arena, first + windows + band + (size if at_start else previous))
+            call = f"windows = memory.halves + {first // 2};\n    {call}"
+        notes = "\n    ".join(
+            f"/* operator {n} {o.name}: {_macs(o, graph)} MACs */" for n, o in enumerate(step, number)
         )
-        note = f"/* operator {number} {op.name}: {macs(op.name, *shapes)} MACs */"
-        engine.calls.append(f"    {note}\n    x = {source_at}; y = {where};\n    {call}")
+        engine.calls.append(f"    {notes}\n    x = {source_at}; y = {where};\n    {call}")
         at_start, previous = where == "arena", size
-    last = "arena" if at_start else f"arena + ARENA_BYTES - {previous}"
+    last_at = "arena" if at_start else f"arena + ARENA_BYTES - {previous}"
     output = graph.tensors[graph.outputs[0]]
-    c_source = _source(engine, last, output, metadata)
+    c_source = _source(engine, last_at, output, metadata)
     header = _header()
     return c_source, header, engine.arena
+
+
+def _code(text: str) -> str:
+    """C source without its comments."""
+    return re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+
+
+def kernels(uses: str) -> str:
+    """c_kernels.c's opening comment and the sections that `uses` (the engine's tables and calls)
+    needs, directly or through other sections, in the file's order: no unused function."""
+    head, *marked = SECTION.split(KERNELS.read_text())
+    sections = list(zip(marked[0::2], marked[1::2], strict=True))  # (the names it provides, its text)
+    chosen: set[int] = set()
+    while grown := {
+        i
+        for i, (names, _) in enumerate(sections)
+        if i not in chosen and any(re.search(rf"\b{name}\b", _code(uses)) for name in names.split())
+    }:
+        chosen |= grown
+        uses += "".join(sections[i][1] for i in grown)
+    return head + "".join(text for i, (_, text) in enumerate(sections) if i in chosen)
 
 
 def _header() -> str:
@@ -237,13 +344,14 @@ def _source(engine: _Engine, last: str, output: Tensor, metadata: dict) -> str:
     meta = json.dumps(metadata).replace("\\", "\\\\").replace('"', '\\"')
     tables = "\n".join(engine.tables)
     calls = "\n".join(engine.calls)
+    windows = "\n    int16_t *windows;" if "windows" in calls else ""
     return f"""/* Generated by fmnist export --format c: TFLite Micro's int8 reference arithmetic, no library. */
 #include <stdint.h>
 #include <string.h>
 
 #include "{HEADER}"
 
-{KERNELS.read_text()}
+{kernels(tables + calls)}
 const float fmnist_output_scale = {float(output.scale[0])!r}f;
 const int32_t fmnist_output_zero_point = {int(output.zero_point[0])};
 const char fmnist_metadata[] = "{meta}";
@@ -251,10 +359,13 @@ const char fmnist_metadata[] = "{meta}";
 {tables}
 
 #define ARENA_BYTES {engine.arena}
-static int32_t arena_words[(ARENA_BYTES + 3) / 4]; /* the activations, word-aligned */
+static union {{
+    int32_t word; /* word-aligned */
+    int16_t halves[(ARENA_BYTES + 3) / 4 * 2];
+}} memory; /* the activations, and the windows a convolution lays out between its input and output */
 
 int fmnist_predict(const uint8_t pixels[FMNIST_PIXELS], int8_t logits[FMNIST_CLASSES]) {{
-    int8_t *arena = (int8_t *)arena_words, *x, *y;
+    int8_t *arena = (int8_t *)memory.halves, *x, *y;{windows}
 {calls}
     memcpy(logits, {last}, FMNIST_CLASSES);
     int best = 0;
