@@ -236,7 +236,8 @@ def runtime_venv(tmp_path_factory):
 @pytest.mark.slow
 def test_runtime_only_install_predicts_and_benches(runtime_venv, photos, tmp_path):
     """The README's `pip install ".[tflite]"`: numpy, Pillow, LiteRT, no TensorFlow, and no
-    onnxruntime: predict runs the int8 TFLite model, bench measures what LiteRT can run."""
+    onnxruntime: predict runs the int8 TFLite model, bench measures what LiteRT and the machine's C
+    compiler can run."""
     python, fmnist = runtime_venv / "bin" / "python", runtime_venv / "bin" / "fmnist"
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONPATH", None)
@@ -257,7 +258,8 @@ def test_runtime_only_install_predicts_and_benches(runtime_venv, photos, tmp_pat
     result = fmnist_says("bench", *quick, "--out", "shipped")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "shipped" / "bench.json").read_text())
-    assert {row["artifact"] for row in report["rows"]} == {"default/tflite-int8"}
+    assert {row["artifact"] for row in report["rows"]} == {"default/tflite-int8", "default/c"}  # c: the machine's cc
+    assert "default/tflm skipped: TFLite Micro is not installed (pip install 'fmnist[mcu]')" in report["notes"]
     skipped = "skipped: onnxruntime is not installed (pip install 'fmnist[onnx]')"
     assert [n for n in report["notes"] if "onnxruntime" in n] == [
         f"default/onnx {skipped}",

@@ -2,12 +2,12 @@
 
 Formats are made from a Keras model, or from the artifacts of an export folder (onnx-int8
 from its float ONNX model, the microcontroller formats from its int8 TFLite model: what a
-folder without its Keras model, such as the shipped one, can still gain). Artifacts are built and verified in a hidden
-staging folder inside the output folder; only when every requested artifact has passed its
-limits are they renamed into place, followed by `manifest.json`. A failed or killed export
-leaves the previous artifacts and manifest as they were. What each format is, how it is made
-and how far it may stray from the Keras model comes from the format registry
-(`fmnist.formats`).
+folder without its Keras model, such as the shipped one, can still gain). Artifacts are built
+and verified in a hidden staging folder inside the output folder; only when every requested
+artifact has passed its limits are they renamed into place, followed by `manifest.json`. A
+failed or killed export leaves the previous artifacts and manifest as they were. What each
+format is, how it is made and how far it may stray from the Keras model comes from the format
+registry (`fmnist.formats`).
 """
 
 from __future__ import annotations

@@ -81,10 +81,10 @@ def manifest(
 
 
 def extended(base: Manifest, out_dir: Path, artifacts: dict, command: str | None) -> Manifest:
-    """The manifest of formats made from `base`'s artifacts: its header, with the tools now used and
-    the command that added them."""
+    """The manifest of formats made from `base`'s artifacts: its header, with the versions of tools
+    it did not record yet (those it did made its artifacts) and the command that added them."""
     header = dict(base.header)
-    header["tools"] = {**header.get("tools", {}), **tool_versions()}
+    header["tools"] = {**tool_versions(), **header.get("tools", {})}
     header["later_commands"] = [*header.get("later_commands", []), command]
     header["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return Manifest(out_dir, artifacts, header)

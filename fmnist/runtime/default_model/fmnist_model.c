@@ -13,7 +13,8 @@
 static int32_t high_mul(int32_t a, int32_t b) { /* gemmlowp SaturatingRoundingDoublingHighMul */
     if (a == b && a == INT32_MIN) return INT32_MAX;
     /* (ab + nudge) / 2^31 truncated toward zero, the nudge 2^30 for ab >= 0 and 1 - 2^30 below: for
-     * both, (ab + 2^30) / 2^31 rounded down, one arithmetic shift (no 64-bit division, no branch) */
+     * both, (ab + 2^30) / 2^31 rounded down, one arithmetic shift (what C compilers do with a negative
+     * int64_t), no 64-bit division and no branch */
     return (int32_t)(((int64_t)a * (int64_t)b + (INT64_C(1) << 30)) >> 31);
 }
 
@@ -44,8 +45,8 @@ typedef struct { /* CONV_2D and DEPTHWISE_CONV_2D */
 
 /* Two 16-bit lanes a word: bytes 0 and 2 of a word sign-extended into them (SXTB16), bytes 1 and 3
  * (SXTB16 with the word rotated by a byte), the two lane products added to an accumulator (SMLAD),
- * and two lanes added to two (SADD16, each wrapping at 16 bits). On a core with the DSP extension (Cortex-M4, M7, M33) each is one instruction; elsewhere
- * the same integers in plain C. */
+ * and two lanes added to two (SADD16, each wrapping at 16 bits). On a core with the DSP extension
+ * (Cortex-M4, M7, M33) each is one instruction; elsewhere the same integers in plain C. */
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
 #include <arm_acle.h>
 static uint32_t sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
@@ -120,10 +121,10 @@ static void window(const int8_t *in, int16_t *columns, int32_t i, int which, con
 
 /* A full convolution of the `count` output pixels from `first` (in raster order; `out` is the
  * first's), two pixels by two filters at a time: both pixels' windows are laid out once in
- * `columns` (int16), then each filter pair makes eight multiply-accumulates of every two
- * words of its weights, SMLAD by SMLAD. The export lays the weights out for that: per pair of
- * filters, four values of the first, four of the second, and so on, then each one's last n % 4; an
- * odd last filter twice. */
+ * `columns` (int16), then every two words of a filter pair's weights (four values of each) feed
+ * eight SMLADs, sixteen multiply-accumulates. The export lays the weights out for that: per pair
+ * of filters, four values of the first, four of the second, and so on, then each one's last n % 4;
+ * an odd last filter twice. */
 static void conv(const int8_t *in, int8_t *out, int16_t *columns, const conv_t *p, int32_t first, int32_t count) {
     int32_t n = (int32_t)p->k_h * p->k_w * p->in_c, grouped = n & ~3, rest = n - grouped;
     int32_t pixels = first + count, out_offset = p->out_offset, low = p->act_min, high = p->act_max;
