@@ -219,7 +219,7 @@ def test_bench_mcu_without_the_board_s_tools_reads_the_engine_s_size_from_its_so
     assert c["instructions_per_inference"] is None and report["board"] is None
     assert report["notes"] == [
         "the C engine was not run on the emulated board: no arm-none-eabi-gcc, arm-none-eabi-size, qemu-system-arm "
-        "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+        "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc)"
     ]
 
 

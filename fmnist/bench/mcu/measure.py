@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import folders, machine
+from fmnist import folders, formats, machine
 from fmnist.bench.mcu import board, target
 from fmnist.errors import FmnistError
 from fmnist.runtime.backends import open_backend
@@ -46,9 +46,13 @@ def run(
     rows = []
     for name in present:
         entry = intact[name]
-        step(f"{name}: accuracy on {len(x_test):,} test images on this machine")
-        predicted = open_backend(folder / entry.file)(x_test[..., None]).argmax(axis=1)
-        accuracy = float((predicted == y_test).mean())
+        accuracy = None
+        if reason := formats.not_installed(folder / entry.file):
+            notes.append(f"{name}: accuracy not measured here: {reason}")
+        else:
+            step(f"{name}: accuracy on {len(x_test):,} test images on this machine")
+            predicted = open_backend(folder / entry.file)(x_test[..., None]).argmax(axis=1)
+            accuracy = float((predicted == y_test).mean())
         rows.append(_tflm_row(entry, accuracy) if name == "tflm" else _c_row(entry, accuracy, measured))
     return {
         "model": str(folder),
@@ -64,7 +68,7 @@ def run(
     }
 
 
-def _tflm_row(entry: folders.Entry, accuracy: float) -> dict:
+def _tflm_row(entry: folders.Entry, accuracy: float | None) -> dict:
     return {
         "format": "tflm",
         "runs_with": "TFLite Micro",
@@ -79,7 +83,7 @@ def _tflm_row(entry: folders.Entry, accuracy: float) -> dict:
     }
 
 
-def _c_row(entry: folders.Entry, accuracy: float, measured: dict | None) -> dict:
+def _c_row(entry: folders.Entry, accuracy: float | None, measured: dict | None) -> dict:
     row = {"format": "c", "runs_with": "no library", "accuracy": accuracy}
     if measured is None:
         return row | {

@@ -30,7 +30,7 @@ def cells(row: dict) -> list[str]:
         _kib(row["flash_bytes"]),
         _kib(row["ram_bytes"]),
         "not measured" if count is None else f"{count:,} (emulated)",
-        f"{row['accuracy']:.2%}",
+        "not measured" if row["accuracy"] is None else f"{row['accuracy']:.2%}",
     ]
 
 

@@ -20,8 +20,8 @@ ICOUNT = ["-icount", "shift=0"]  # one instruction = 2**0 ns of virtual time
 TIMER_HZ = 25_000_000  # the CMSDK timer main.c reads: 40 virtual ns, so 40 instructions, a tick
 
 
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")
-INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "cc")  # cc: the same C on the host
+INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc"
 
 
 def missing_tools() -> list[str]:
