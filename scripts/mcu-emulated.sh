@@ -4,7 +4,8 @@
 # instructions per inference measured (fmnist/bench/mcu/ says how), beside its TFLite Micro
 # export. Installs gcc-arm-none-eabi, newlib and qemu-system-arm with apt when missing (as root,
 # or with sudo) and sets up .venv when it lacks fmnist. Writes benchmarks/results/mcu/ unless
-# given --out DIR; other arguments go to the bench too (--images N, --work DIR, --data-dir DIR).
+# given --out DIR; other arguments go to the bench too (--board-images N, --images N, --work DIR,
+# --data-dir DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

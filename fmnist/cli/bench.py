@@ -161,6 +161,15 @@ def mcu(
         ),
     ] = None,
     images: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            max=10000,
+            help="Score accuracy on the first N test images (default: all 10,000).",
+            show_default=False,
+        ),
+    ] = None,
+    board_images: Annotated[
         int, typer.Option(min=1, max=10000, help="Test images, from the first, for the C engine on the emulated board.")
     ] = 1000,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for mcu.md and mcu.json.")] = Path("bench"),
@@ -188,7 +197,7 @@ def mcu(
         quiet.silence(verbose)
         with tempfile.TemporaryDirectory(prefix="fmnist-mcu-") as scratch, Stages(err) as stages:
             result = measure.run(
-                folder, x_test, y_test, images, (work or Path(scratch)).resolve(), stages, command_line()
+                folder, x_test, y_test, (work or Path(scratch)).resolve(), stages, command_line(), board_images, images
             )
     written = report.write(result, out_dir)
     (out if out.is_terminal else Console(soft_wrap=True, width=200)).print(report.rich_table(result))

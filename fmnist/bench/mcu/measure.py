@@ -20,13 +20,15 @@ def run(
     folder: Path,
     x_test: np.ndarray,
     y_test: np.ndarray,
-    images: int,
     work: Path,
     step: Callable[[str], None],
     command: str | None = None,
+    board_images: int = 1000,
+    accuracy_images: int | None = None,
 ) -> dict:
-    """The report: its rows, the board's measurements of the C engine (None without the tools)
-    and notes; "problems" lists what failed on the board."""
+    """The report: its rows, the board's measurements of the C engine on the first `board_images`
+    test images (None without the tools), accuracy on the first `accuracy_images` (None: all) and
+    notes; "problems" lists what failed on the board."""
     started = time.perf_counter()
     manifest = folders.read_manifest(folder)
     intact = manifest.intact()
@@ -42,8 +44,9 @@ def run(
         notes.append(f"the C engine was not run on the emulated board: no {', '.join(missing)} ({target.INSTALL})")
     elif "c" in present:
         engine = folder / intact["c"].file
-        measured = board.run(engine, work, x_test[:images], y_test[:images], step)
+        measured = board.run(engine, work, x_test[:board_images], y_test[:board_images], step)
     rows = []
+    x_test, y_test = x_test[:accuracy_images], y_test[:accuracy_images]
     for name in present:
         entry = intact[name]
         accuracy = None

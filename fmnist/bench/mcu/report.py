@@ -41,7 +41,9 @@ def footnotes(report: dict) -> list[str]:
         f"{row['ram_counts']}; instructions {row['instructions_counts']}."
         for row in report["rows"]
     ]
-    lines.append(f"Accuracy: all {report['accuracy_images']:,} test images, run on this machine.")
+    scored = report["accuracy_images"]
+    which = f"all {scored:,}" if scored == 10_000 else f"the first {scored:,}"
+    lines.append(f"Accuracy: {which} test images, run on this machine.")
     measured = report["board"]
     if measured:
         same = "identical to" if measured["logits_identical"] else "**not** identical to"
