@@ -25,6 +25,13 @@ class _MeasureByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+Images = Annotated[
+    int | None,
+    typer.Option(
+        min=100, max=10000, help="Score accuracy on the first N test images (default: all 10,000).", show_default=False
+    ),
+]
+
 app = typer.Typer(
     cls=_MeasureByDefault,
     help="Latency, throughput, accuracy, size, cold start and memory of every format; "
@@ -73,15 +80,7 @@ def bench(
         bool,
         typer.Option("--keras/--no-keras", help="Measure the Keras float model too, when TensorFlow is installed."),
     ] = True,
-    images: Annotated[
-        int | None,
-        typer.Option(
-            min=100,
-            max=10000,
-            help="Score accuracy on the first N test images (default: all 10,000).",
-            show_default=False,
-        ),
-    ] = None,
+    images: Images = None,
     emulated: Annotated[
         str | None,
         typer.Option(
@@ -160,15 +159,7 @@ def mcu(
             show_default=False,
         ),
     ] = None,
-    images: Annotated[
-        int | None,
-        typer.Option(
-            min=100,
-            max=10000,
-            help="Score accuracy on the first N test images (default: all 10,000).",
-            show_default=False,
-        ),
-    ] = None,
+    images: Images = None,
     board_images: Annotated[
         int, typer.Option(min=1, max=10000, help="Test images, from the first, for the C engine on the emulated board.")
     ] = 1000,
