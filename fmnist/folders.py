@@ -26,6 +26,8 @@ EXPORT = "export"  # a run folder's export folder
 MANIFEST = "manifest.json"  # an export folder's record of its artifacts
 GOLDEN = contract.GOLDEN_FILE
 SHIPPED = Path(__file__).with_name("runtime") / "default_model"
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # Keras model files, legacy HDF5 included
+SOURCE_SUFFIXES = (*KERAS_SUFFIXES, ".onnx")  # the model files export takes
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,9 @@ def _present(folder: Path) -> dict[str, Path]:
 
 
 def _keras_of(export: Path, manifest: Manifest | None) -> Path | None:
+    """The Keras model an export folder's artifacts were made from, when it is still there."""
     source = Path(manifest.source.get("path", "")) if manifest else Path()
-    return next((p for p in (export.parent / MODEL, source) if p.suffix == ".keras" and p.is_file()), None)
+    return next((p for p in (export.parent / MODEL, source) if p.suffix in KERAS_SUFFIXES and p.is_file()), None)
 
 
 def locate(given: str | Path | None = None) -> Located:
@@ -257,19 +260,29 @@ def run_model(run: Path, option: str | None = None) -> Path:
 
 
 def trained_model(given: Path | None, runs_dir: Path = Path("runs")) -> Path:
-    """The Keras model to export: a run folder's, a .keras file, or (None) the newest run's."""
+    """The model to export: a run folder's, a model file (`SOURCE_SUFFIXES`; TensorFlow's own files,
+    which export refuses with how to re-save them), or (None) the newest run's."""
     if given is None:
         models = sorted(runs_dir.glob(f"*/{MODEL}"), key=lambda p: p.stat().st_mtime)
         if not models:
             raise FmnistError(f"no trained model under {runs_dir}/; run `fmnist train` or name a model")
         return models[-1]
     if given.is_dir():
-        return run_model(given)
+        return given if (given / "saved_model.pb").is_file() else run_model(given)
     if not given.exists():
         raise FmnistError(f"{given}: no such file or folder")
-    if given.suffix != ".keras":
-        raise FmnistError(f"{given}: not a Keras model (expected a .keras file or a run folder)")
+    if given.suffix not in (*SOURCE_SUFFIXES, ".pb"):
+        raise FmnistError(f"{given}: not a model export takes (a .keras, .h5 or .onnx file, or a run folder)")
     return given
+
+
+def export_folder(source: Path) -> Path:
+    """Where the artifacts of a source go by default: a run's export/, else `<name>-export/` beside the file."""
+    if source.is_dir():
+        return source
+    if source.name == MODEL:
+        return source.parent / EXPORT
+    return source.parent / f"{source.stem}-export"
 
 
 def export_source(given: Path | None, runs_dir: Path = Path("runs")) -> Path:

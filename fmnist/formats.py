@@ -107,6 +107,7 @@ class Format:
     source: str | None = None  # the format this one is made from; built first, published only if asked
     companions: tuple[str, ...] = ()  # files published beside `file` (headers)
     in_all: bool = True  # part of `--format all`; the microcontroller formats are asked for by name
+    onnx_converter: str | None = None  # "module:function" making it from a user's ONNX model; None: it cannot
 
     @property
     def runtime(self) -> Runtime:
@@ -130,7 +131,7 @@ FORMATS = {
         Format(
             name="onnx", file="model.onnx", family="onnx", precision="float32",
             converter="fmnist.export.convert_onnx:to_onnx", how="convert with tf2onnx",
-            limits=FLOAT_LIMITS, preference=3,
+            limits=FLOAT_LIMITS, preference=3, onnx_converter="fmnist.export.convert_onnx:adopt",
         ),
         Format(
             name="onnx-int8", file="model.int8.onnx", family="onnx", precision="int8",
@@ -174,15 +175,22 @@ def get(name: str) -> Format:
     return FORMATS[name]
 
 
-def select(values: Iterable[str]) -> list[Format]:
-    """Formats named in `values` (each may hold several separated by commas, or "all"), each once."""
+def select(values: Iterable[str], makes: Callable[[Format], bool] | None = None) -> list[Format]:
+    """Formats named in `values` (each may hold several separated by commas, or "all": those in `--format
+    all` that `makes` accepts), each once."""
     wanted = [v.strip() for value in values for v in value.split(",") if v.strip()]
     if not wanted:
         raise FmnistError(f"no format given; choose from {names()} or all")
     for name in wanted:
         if name != "all" and name not in FORMATS:
             raise FmnistError(f"unknown format {name!r}; choose from {names()} or all")
-    return [f for f in FORMATS.values() if f.name in wanted or ("all" in wanted and f.in_all)]
+    every = "all" in wanted
+    return [f for f in FORMATS.values() if f.name in wanted or (every and f.in_all and (makes is None or makes(f)))]
+
+
+def made_from_onnx(fmt: Format) -> bool:
+    """Whether an ONNX model can make this format (itself or the format it is made from)."""
+    return fmt.onnx_converter is not None or (fmt.source is not None and made_from_onnx(FORMATS[fmt.source]))
 
 
 def build_order(formats: Iterable[Format]) -> list[Format]:

@@ -134,8 +134,10 @@ def test_the_keras_source_is_the_runs_model_or_the_one_the_manifest_names(tmp_pa
     named = tmp_path / "trained" / folders.MODEL
     named.parent.mkdir()
     named.write_bytes(b"m")
-    for source, found in [(named, named), (tmp_path / "trained", None), (tmp_path / "model.h5", None)]:
-        (tmp_path / "model.h5").write_bytes(b"m")
+    legacy, other = tmp_path / "model.h5", tmp_path / "model.onnx"
+    for source, found in [(named, named), (tmp_path / "trained", None), (legacy, legacy), (other, None)]:
+        legacy.write_bytes(b"m")
+        other.write_bytes(b"m")
         manifest = json.loads((elsewhere / folders.MANIFEST).read_text())
         manifest["source"]["path"] = str(source)
         (elsewhere / folders.MANIFEST).write_text(json.dumps(manifest))

@@ -1,4 +1,4 @@
-"""What export accepts as its Keras model (`load_keras`) and how it finds each format's converter,
+"""What export accepts as its Keras model (`sources.open_source`) and how it finds each format's converter,
 in-process on small untrained models."""
 
 from __future__ import annotations
@@ -7,9 +7,17 @@ import pytest
 
 from fmnist import formats
 from fmnist.errors import ContractError, FmnistError
-from fmnist.export import convert_onnx, convert_tflite, exporter
+from fmnist.export import convert_onnx, convert_tflite, exporter, sources
 
-WANTED = "an fmnist model takes uint8 [N, 28, 28, 1] pixels and returns [N, 10] logits"
+WANTED = (
+    "fmnist exports a model of one 28×28 grayscale image (float [N, 28, 28], [N, 28, 28, 1], [N, 1, 28, 28] "
+    "or [N, 784], or uint8 [N, 28, 28, 1]) returning [N, 10]"
+)
+ONE_OF_EACH = "fmnist exports a model with one image input and one output of 10 classes"
+
+
+def load_keras(path):
+    return sources.open_source(path).given
 
 
 def _save(tmp_path, name, inputs, outputs):
@@ -24,20 +32,20 @@ def test_a_model_of_the_contract_is_loaded_and_others_are_refused_naming_the_fil
 
     pixels = keras.Input((28, 28, 1), dtype="uint8")
     logits = keras.layers.Dense(10)(keras.layers.Flatten()(pixels))
-    model = exporter.load_keras(_save(tmp_path, "good.keras", pixels, logits))
+    model = load_keras(_save(tmp_path, "good.keras", pixels, logits))
     assert model.inputs[0].shape == (None, 28, 28, 1) and model.outputs[0].shape == (None, 10)
 
     floats = keras.Input((32, 32, 3))
     path = _save(tmp_path, "other.keras", floats, keras.layers.Dense(5)(keras.layers.Flatten()(floats)))
     with pytest.raises(ContractError) as caught:
-        exporter.load_keras(path)
+        load_keras(path)
     assert str(caught.value) == f"{path}: takes float32 [N, 32, 32, 3] and returns [N, 5]; {WANTED}"
 
     second = keras.Input((28, 28, 1), dtype="uint8")
     path = _save(tmp_path, "two.keras", [pixels, second], logits)
     with pytest.raises(ContractError) as caught:
-        exporter.load_keras(path)
-    assert str(caught.value) == f"{path}: has 2 inputs and 1 outputs; an fmnist model has one of each"
+        load_keras(path)
+    assert str(caught.value) == f"{path}: has 2 inputs and 1 outputs; {ONE_OF_EACH}"
 
 
 @pytest.mark.parametrize(
@@ -51,8 +59,9 @@ def test_a_file_keras_cannot_load_is_refused_with_the_first_line_of_the_reason(t
         raise error
 
     monkeypatch.setattr(keras.models, "load_model", failing)
+    (tmp_path / "junk.keras").write_bytes(b"")
     with pytest.raises(FmnistError) as caught:
-        exporter.load_keras(tmp_path / "junk.keras")
+        load_keras(tmp_path / "junk.keras")
     assert str(caught.value) == f"{tmp_path / 'junk.keras'}: not a loadable Keras model ({reason})"
 
 
@@ -60,7 +69,7 @@ def test_a_corrupt_keras_file_is_refused_in_one_line(tmp_path):
     path = tmp_path / "junk.keras"
     path.write_bytes(b"PK\x03\x04junk")
     with pytest.raises(FmnistError, match=f"^{path}: not a loadable Keras model \\(.+\\)$"):
-        exporter.load_keras(path)
+        load_keras(path)
 
 
 def test_each_format_is_made_by_the_converter_its_record_names():
@@ -79,7 +88,7 @@ def test_a_model_with_python_code_inside_is_refused_unrun(tmp_path):
     path = _save(tmp_path, "lambda.keras", pixels, keras.layers.Dense(10)(flat))
     marker.unlink()
     with pytest.raises(FmnistError, match=f"^{path}: not a loadable Keras model \\(.*Lambda.*\\)$"):
-        exporter.load_keras(path)
+        load_keras(path)
     assert not marker.exists()
 
 
@@ -94,7 +103,7 @@ def test_a_model_saved_with_its_own_loss_is_loaded_without_it(tmp_path):
     model = keras.Model(pixels, keras.layers.Dense(10)(keras.layers.Flatten()(pixels)))
     model.compile(optimizer="adam", loss=own_loss)
     model.save(tmp_path / "compiled.keras")
-    assert exporter.load_keras(tmp_path / "compiled.keras").outputs[0].shape == (None, 10)
+    assert load_keras(tmp_path / "compiled.keras").outputs[0].shape == (None, 10)
 
 
 def test_a_model_never_built_is_refused_as_having_no_inputs(tmp_path):
@@ -102,8 +111,23 @@ def test_a_model_never_built_is_refused_as_having_no_inputs(tmp_path):
 
     keras.Sequential([keras.layers.Dense(10)]).save(tmp_path / "unbuilt.keras")
     with pytest.raises(ContractError) as caught:
-        exporter.load_keras(tmp_path / "unbuilt.keras")
+        load_keras(tmp_path / "unbuilt.keras")
+    assert str(caught.value) == f"{tmp_path / 'unbuilt.keras'}: has 0 inputs and 0 outputs; {ONE_OF_EACH}"
+
+
+def test_tensorflow_files_are_refused_with_how_to_save_them_as_keras(tmp_path):
+    (tmp_path / "saved" / "variables").mkdir(parents=True)
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "frozen.pb").write_bytes(b"")
+    how = "save it where it was built with model.save('my_model.keras') and export that file"
+    with pytest.raises(FmnistError) as caught:
+        sources.open_source(tmp_path / "saved")
     assert (
         str(caught.value)
-        == f"{tmp_path / 'unbuilt.keras'}: has 0 inputs and 0 outputs; an fmnist model has one of each"
+        == f"{tmp_path / 'saved'}: a TensorFlow SavedModel, which Keras 3 does not load for export; {how}"
     )
+    with pytest.raises(FmnistError, match="^.*frozen.pb: a TensorFlow graph file, which Keras 3 does not load"):
+        sources.open_source(tmp_path / "frozen.pb")
+    (tmp_path / "weights.pt").write_bytes(b"")
+    with pytest.raises(FmnistError, match="weights.pt: not a model file export takes; give a .keras, .h5 or .onnx"):
+        sources.open_source(tmp_path / "weights.pt")

@@ -14,7 +14,8 @@ import pytest
 
 from fmnist import contract, folders, formats
 from fmnist.errors import FmnistError, VerificationError
-from fmnist.export import exporter, golden
+from fmnist.adapters import Adapters
+from fmnist.export import exporter, golden, sources
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions
 from fmnist.files import sha256_file
 from fmnist.formats import Limits
@@ -45,7 +46,7 @@ def shipped_export(monkeypatch, real_data, tmp_path):
     jobs = []
     copied = dict(FILES)
 
-    def converter(fmt):
+    def converter(fmt, source=None):
         def convert(job):
             jobs.append((fmt.name, job))
             shutil.copyfile(folders.SHIPPED / copied[fmt.name], job.target)
@@ -54,11 +55,11 @@ def shipped_export(monkeypatch, real_data, tmp_path):
 
     loaded = []  # (the path export asked for, the stand-in given)
 
-    def load_keras(path):
+    def open_source(path, scale=None):
         loaded.append((path, StandIn(folders.SHIPPED / "model.onnx")))
-        return loaded[-1][1]
+        return sources.Source("fmnist", path, sha256_file(path), loaded[-1][1], Adapters(), loaded[-1][1])
 
-    monkeypatch.setattr(exporter, "load_keras", load_keras)
+    monkeypatch.setattr(exporter, "open_source", open_source)
     monkeypatch.setattr(exporter, "_converter", converter)
 
     def run(wanted, out, options=ExportOptions(), **kwargs):
@@ -85,6 +86,7 @@ def test_an_export_publishes_each_artifact_with_what_its_runtime_measured(shippe
     float_accuracy = float((reference.argmax(1) == real_data.y_test).mean())
     int8 = open_backend(out / "model.int8.tflite")(real_data.x_test[..., None])
     assert manifest["source"] == {
+        "kind": "fmnist",
         "path": str(shipped_export.model),
         "sha256": sha256_file(shipped_export.model),
         "test_accuracy": float_accuracy,
@@ -270,15 +272,15 @@ def test_the_model_named_is_a_run_folder_a_keras_file_or_the_newest_run(tmp_path
     assert folders.trained_model(runs / "old") == runs / "old" / "model.keras"
     assert folders.trained_model(runs / "old" / "model.keras") == runs / "old" / "model.keras"
 
-    (runs / "old" / "model.h5").write_bytes(b"m")
+    (runs / "old" / "model.pt").write_bytes(b"m")
     cases = [
         (None, tmp_path / "empty", f"no trained model under {tmp_path / 'empty'}/; run `fmnist train` or name a model"),
         (runs / "unfinished", runs, f"{runs / 'unfinished'} has no model.keras; is it a finished `fmnist train` run?"),
         (tmp_path / "missing.keras", runs, f"{tmp_path / 'missing.keras'}: no such file or folder"),
         (
-            runs / "old" / "model.h5",
+            runs / "old" / "model.pt",
             runs,
-            f"{runs / 'old' / 'model.h5'}: not a Keras model (expected a .keras file or a run folder)",
+            f"{runs / 'old' / 'model.pt'}: not a model export takes (a .keras, .h5 or .onnx file, or a run folder)",
         ),
     ]
     for given, runs_dir, message in cases:

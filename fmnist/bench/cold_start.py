@@ -26,9 +26,9 @@ SCRIPTS = {  # argv: artifact path, threads (0: the runtime's default)
     "runtime": "import sys, numpy as np\nfrom fmnist.runtime import Classifier\n"
     "Classifier(sys.argv[1], int(sys.argv[2]) or None).predict(np.zeros((1, 28, 28), np.uint8))",
     "keras-predict": "import sys, numpy as np, keras\nm = keras.models.load_model(sys.argv[1], compile=False)\n"
-    "m.predict(np.zeros((1, 28, 28, 1), np.uint8), verbose=0)",
+    "m.predict(np.zeros((1, *m.inputs[0].shape[1:]), m.inputs[0].dtype), verbose=0)",
     "keras-call": "import sys, numpy as np, keras\nm = keras.models.load_model(sys.argv[1], compile=False)\n"
-    "m(np.zeros((1, 28, 28, 1), np.uint8), training=False)",
+    "m(np.zeros((1, *m.inputs[0].shape[1:]), m.inputs[0].dtype), training=False)",
 }
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fmnist import formats, machine
+from fmnist.adapters import Adapters
 from fmnist.bench import cold_start, measure
 from fmnist.bench import profile as profiling
 from fmnist.bench.row import CLASSIFIER, Row
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 KERAS_ROWS = {"keras-predict": "model.predict", "keras-call": "model(x)"}  # as the seeds do; a direct call
+SOURCE_ROW = "source-onnx"  # a user's ONNX model, as given, in onnxruntime
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,25 @@ class Planned:
     call: str  # how it is called: Classifier, runtime (the bare runtime call), or a KERAS_ROWS call
 
 
-def _keras_functions(path: Path) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+def _keras_functions(path: Path, adapters: Adapters) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """The Keras model's two calls, each fed the pixels as the model takes them."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    model, feed = keras.models.load_model(path, compile=False, safe_mode=True), adapters.feed
     return {
-        "keras-predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
-        "keras-call": lambda x: np.asarray(model(x, training=False)),
+        "keras-predict": lambda x: model.predict(feed(x), batch_size=len(x), verbose=0),
+        "keras-call": lambda x: np.asarray(model(feed(x), training=False)),
     }
+
+
+def _onnx_source(path: Path, adapters: Adapters) -> Callable[[np.ndarray], np.ndarray]:
+    """A user's ONNX model in onnxruntime, fed the pixels as it takes them."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name, feed = session.get_inputs()[0].name, adapters.feed
+    return lambda x: session.run(None, {name: feed(x)})[0]
 
 
 def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Planned]:
@@ -91,12 +103,16 @@ def plan(groups: list[Group], settings: Settings, notes: list[str]) -> list[Plan
         for label, reason in group.skipped.items():
             notes.append(f"{group.name}/{label} skipped: {reason}")
         if group.keras and settings.keras and has_tf:
-            for name, fn in _keras_functions(group.keras).items():
+            for name, fn in _keras_functions(group.keras, group.adapters).items():
                 rows.append(
                     Planned(group, name, group.keras, fn, 0, name, "float32", name, group.macs, KERAS_ROWS[name])
                 )
         elif group.keras and settings.keras:
             notes.append(f"{group.name}: Keras rows skipped: TensorFlow is not installed (pip install 'fmnist[train]')")
+        if group.onnx and formats.installed("onnx"):
+            infer = _onnx_source(group.onnx, group.adapters)
+            rows.append(Planned(group, SOURCE_ROW, group.onnx, infer, 0, SOURCE_ROW, "float32", None, group.macs,
+                                "onnxruntime"))  # fmt: skip
         for name, path in group.artifacts.items():
             counts = settings.threads if formats.RUNTIMES[formats.family_of(path)].threaded else (1,)
             opened = Classifier(path, counts[0])  # its manifest read and its file hashed once

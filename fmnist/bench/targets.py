@@ -6,16 +6,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fmnist import folders, formats
+from fmnist.adapters import Adapters
 from fmnist.errors import FmnistError
 
 
 @dataclass
 class Group:
-    """The artifacts of one model (an export folder, or loose files) and its Keras source."""
+    """The artifacts of one model (an export folder, or loose files) and the model they were made from."""
 
     name: str
     artifacts: dict[str, Path] = field(default_factory=dict)  # row label -> file
     keras: Path | None = None
+    onnx: Path | None = None  # a user's ONNX model the artifacts were made from
+    adapters: Adapters = field(default_factory=Adapters)  # how the source model is fed the test images
     macs: int | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # row label -> why it is not measured here
 
@@ -29,11 +32,16 @@ class Group:
 
 
 def _group(located: folders.Located) -> Group:
-    """The artifacts of a run or export folder, or the shipped model's, with its Keras source."""
+    """The artifacts of a run or export folder, or the shipped model's, with the model they were made from."""
     export = located.folder
     name = export.parent.name if export.name == folders.EXPORT else export.name
-    macs = located.manifest.source.get("training", {}).get("macs") if located.manifest else None
-    return Group("default" if located.shipped else name, dict(located.files), located.keras, macs)
+    source = located.manifest.source if located.manifest else {}
+    macs = source.get("training", {}).get("macs")
+    path = Path(source.get("path", ""))
+    onnx = path if source.get("kind") == "onnx" and path.is_file() else None
+    group = Group("default" if located.shipped else name, dict(located.files), located.keras, onnx, macs=macs)
+    group.adapters = Adapters.from_json(source.get("adapters"))
+    return group
 
 
 def resolve(targets: list[Path], runs_dir: Path = Path("runs")) -> list[Group]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fmnist import formats
+from fmnist import adapters, formats
 from fmnist.cli import views
 from fmnist.cli.common import DataDir, RunsDir, Verbose, command_line, err, needs_extra, user_errors
 from fmnist.export.options import CalibrationMethod, ExportOptions
@@ -20,8 +20,8 @@ def export(
     model: Annotated[
         Path | None,
         typer.Argument(
-            help="A run folder or a .keras file (default: the newest run); or an export folder, to add "
-            "the formats made from its artifacts (tflm, c).",
+            help="A run folder, or your own model: a .keras, .h5 or .onnx file (default: the newest run); "
+            "or an export folder, to add the formats made from its artifacts (tflm, c).",
             show_default=False,
         ),
     ] = None,
@@ -42,6 +42,13 @@ def export(
         CalibrationMethod, typer.Option(help="ONNX int8 calibration (TFLite uses minmax).")
     ] = DEFAULTS.calibration_method,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = DEFAULTS.opset,
+    scaling: Annotated[
+        str,
+        typer.Option(
+            help="What a model of float input was trained on: unit (pixels / 255), raw (0..255), standard "
+            f"(mean {adapters.FASHION_MNIST_MEAN}, std {adapters.FASHION_MNIST_STD}) or MEAN,STD on the 0..1 scale."
+        ),
+    ] = DEFAULTS.scaling,
     min_agreement: Annotated[
         float | None,
         typer.Option(
@@ -73,29 +80,39 @@ def export(
     data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
-    """Export a trained model to ONNX and TFLite (float and int8), each verified on the test set."""
+    """Export a trained model, or your own Keras or ONNX one, to ONNX and TFLite (float and int8), each
+    verified on the test set against the model as given."""
     from fmnist import quiet
     from fmnist.cli.stages import Stages
 
     with user_errors():
         from fmnist import data, folders
 
-        formats.select(format_names)  # refuse a bad name before TensorFlow's slow import
+        formats.select(format_names)  # refuse a bad name or scaling before TensorFlow's slow import
+        adapters.scaling(scaling)
         data.find(data_dir)
         quiet.silence(verbose)
         with needs_extra("export"):
             from fmnist.export.exporter import export as run_export
 
         source = folders.export_source(model, runs_dir)
-        out = out_dir or (source if source.is_dir() else source.parent / folders.EXPORT)
+        out = out_dir or folders.export_folder(source)
         options = ExportOptions(
             calibration_size,
             calibration_method,
             opset,
             formats.Limits(min_agreement, max_logit_delta, max_accuracy_drop),
+            scaling,
         )
         with needs_extra("export"), Stages(err) as stages:
             manifest = run_export(
-                source, format_names, out, options, data_dir=data_dir, progress=stages, command=command_line()
+                source,
+                format_names,
+                out,
+                options,
+                data_dir=data_dir,
+                progress=stages,
+                notice=lambda line: err.print(line, markup=False, highlight=False),
+                command=command_line(),
             )
     views.artifacts(manifest, out)

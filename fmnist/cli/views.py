@@ -31,9 +31,8 @@ def metrics(metrics: dict, run_dir: Path) -> None:
 def artifacts(manifest: dict, out_dir: Path) -> None:
     """The table of published artifacts with their verified metrics."""
     source = manifest["source"]
-    table = Table(
-        title=f"{out_dir}  (Keras float model: {source['test_accuracy']:.2%} test accuracy)", title_justify="left"
-    )
+    model = {"keras": "your Keras model", "onnx": "your ONNX model"}.get(source.get("kind", ""), "Keras float model")
+    table = Table(title=f"{out_dir}  ({model}: {source['test_accuracy']:.2%} test accuracy)", title_justify="left")
     for column in ("format", "size", "accuracy", "Δ acc", "agreement", "max|Δlogit|"):
         table.add_column(column, justify="left" if column == "format" else "right", no_wrap=True)
     for name, entry in manifest["artifacts"].items():

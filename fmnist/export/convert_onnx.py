@@ -1,4 +1,5 @@
-"""Keras → ONNX float (tf2onnx), and ONNX float → ONNX int8 (onnxruntime.quantization, QDQ, then onnx_rules)."""
+"""Keras → ONNX float (tf2onnx), a user's ONNX model → ONNX float (its adapted graph), and ONNX float →
+ONNX int8 (onnxruntime.quantization, QDQ, then onnx_rules)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,15 @@ def to_onnx(job: Job) -> None:
 
     converted, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=job.options.opset)
     _save(_finish(converted, job.metadata), job.target)
+
+
+def adopt(job: Job) -> None:
+    """A user's ONNX model, adapted to the contract (`fmnist.export.onnx_source`), with fmnist's metadata."""
+    import onnx
+
+    model = onnx.ModelProto()
+    model.CopyFrom(job.model)
+    _save(_finish(model, job.metadata), job.target)
 
 
 class CalibrationReader:

@@ -1,8 +1,11 @@
 """`fmnist export`: convert, calibrate and verify each format, then publish all at once.
 
-Formats are made from a Keras model, or from the artifacts of an export folder (onnx-int8
-from its float ONNX model, the microcontroller formats from its int8 TFLite model: what a
-folder without its Keras model, such as the shipped one, can still gain). Artifacts are built
+Formats are made from a source model (`fmnist.export.sources`: an fmnist run's, a user's Keras
+file, or a user's ONNX file, which makes the ONNX formats only), or from the artifacts of an
+export folder (onnx-int8 from its float ONNX model, the microcontroller formats from its int8
+TFLite model: what a folder without its Keras model, such as the shipped one, can still gain).
+Every artifact is verified against the source model as the user gave it, run by its own
+framework. Artifacts are built
 and verified in a hidden staging folder inside the output folder; only when every requested
 artifact has passed its limits are they renamed into place, followed by `manifest.json`. A
 failed or killed export leaves the previous artifacts and manifest as they were. What each
@@ -18,43 +21,23 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from fmnist import contract, data, folders, formats
-from fmnist.errors import FmnistError
+from fmnist.adapters import scaling
+from fmnist.errors import FmnistError, VerificationError
 from fmnist.export import golden, record
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions, Job
+from fmnist.export.sources import Source, open_source
 from fmnist.export.validate import against_source, run_artifact, verify
 from fmnist.files import sha256_file
 from fmnist.folders import Entry, Manifest
 from fmnist.formats import Format
 
-
-def load_keras(path: Path) -> Any:
-    """Load a .keras file with safe_mode on and check that it keeps the model contract."""
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 -- Keras raises many kinds for a bad file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FmnistError(f"{path}: not a loadable Keras model ({first})") from None
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except AttributeError:  # a Sequential model never built has neither
-        inputs, outputs = [], []
-    contract.check_signature(
-        path,
-        len(inputs),
-        len(outputs),
-        str(inputs[0].dtype) if inputs else "unknown",
-        inputs[0].shape if inputs else (),
-        outputs[0].shape if outputs else (),
-    )
-    return model
+HINT_IMAGES = 1000  # test images each other scaling is tried on, when one may fit the model better
 
 
 def calibration_images(dataset: data.Dataset, size: int) -> np.ndarray:
@@ -114,9 +97,75 @@ def _float_reference(base: Manifest) -> tuple[str, Path]:
     )
 
 
-def _converter(fmt: Format) -> Callable[[Job], None]:
-    module, function = fmt.converter.split(":")
+def _converter(fmt: Format, source: Source | None = None) -> Callable[[Job], None]:
+    """The function that makes `fmt`: from an ONNX source, its `onnx_converter`."""
+    named = fmt.onnx_converter if source is not None and source.family == "onnx" and not fmt.source else fmt.converter
+    assert named is not None  # _makeable refused the formats an ONNX source cannot make
+    module, function = named.split(":")
     return getattr(importlib.import_module(module), function)
+
+
+def _makeable(source: Source, asked: list[Format]) -> None:
+    """Refuse a format that the source's kind of model cannot make (an ONNX model makes no TFLite)."""
+    if source.family != "onnx":
+        return
+    refused = [f.name for f in asked if not formats.made_from_onnx(f)]
+    if refused:
+        made = ", ".join(f.name for f in formats.FORMATS.values() if formats.made_from_onnx(f))
+        raise FmnistError(
+            f"{source.path}: an ONNX model makes {made}; {', '.join(refused)} "
+            f"{'is' if len(refused) == 1 else 'are'} made from a Keras model (export that instead)"
+        )
+
+
+def _source_reference(
+    source: Source, pixels: np.ndarray, labels: np.ndarray, step: Callable[[str], None], notice: Callable[[str], None]
+) -> tuple[np.ndarray, dict]:
+    """The logits every artifact is verified against, and what checking the adapters measured.
+
+    A model ending in logits is its own reference, run as given. Where the head is taken off, the
+    adapted model's logits through that head must give the model's own outputs (to 1e-4), else
+    nothing is exported."""
+    if source.kind == "fmnist":
+        step("reference: Keras float model on the test set")
+    else:
+        step(f"reference: your {'ONNX' if source.family == 'onnx' else 'Keras'} model as given, "
+             f"in {source.runs_in}, on the test set")  # fmt: skip
+    outputs = source.outputs(pixels)
+    _hint_scaling(source, outputs, pixels, labels, notice)
+    if source.adapters.head == "logits":
+        return outputs, {}
+    step(f"adapters: the {source.adapters.head.replace('_', ' ')} taken off, checked against the model as given")
+    logits = source.logits(pixels)
+    delta = float(np.abs(source.adapters.apply_head(logits) - outputs).max())
+    if delta > 1e-4:
+        raise VerificationError(
+            f"{source.path}: adapted to uint8 pixels in and logits out, its outputs move by up to {delta:.2g} "
+            "(limit 1e-4); it cannot be exported as it is"
+        )
+    return logits, {"adapters_max_output_delta": delta}
+
+
+def _hint_scaling(
+    source: Source, outputs: np.ndarray, pixels: np.ndarray, labels: np.ndarray, notice: Callable[[str], None]
+) -> None:
+    """Say so when another of the usual scalings makes the model far more accurate than the assumed one."""
+    assumed = source.adapters.scaling
+    if assumed is None:  # the model takes the contract's uint8 pixels
+        return
+    first = slice(0, HINT_IMAGES)
+    accuracy = float((outputs[first].argmax(1) == labels[first]).mean())
+    for name in ("unit", "raw", "standard"):
+        other = scaling(name)
+        if other == assumed:
+            continue
+        tried = source.outputs_with(replace(source.adapters, scaling=other), pixels[first])
+        better = float((tried.argmax(1) == labels[first]).mean())
+        if better > accuracy + 0.1:
+            notice(
+                f"warning: with --scaling {name} the model scores {better:.1%} on the first {HINT_IMAGES:,} test "
+                f"images, against {accuracy:.1%} with {assumed.name}: was it trained on {other.describe()}?"
+            )
 
 
 def export(
@@ -127,30 +176,36 @@ def export(
     *,
     data_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    notice: Callable[[str], None] | None = None,
     command: str | None = None,
 ) -> dict:
-    """Export `given` (a .keras file, or an export folder) to each format named in `wanted` into
-    `out_dir`; return the manifest."""
-    asked = formats.select(wanted)
-    base = folders.read_manifest(given) if given.is_dir() else None
+    """Export `given` (a .keras, .h5 or .onnx file, or an export folder) to each format named in `wanted`
+    into `out_dir`; return the manifest. `progress` is told each stage, `notice` what was assumed of the
+    model's input and output."""
+    base = folders.read_manifest(given) if given.is_dir() and (given / folders.MANIFEST).is_file() else None
+    source = None if base else open_source(given, scaling(options.scaling))
+    makes = formats.made_from_onnx if source is not None and source.family == "onnx" else None
+    asked = formats.select(wanted, makes)  # "all": what the source can make
+    if source is not None:
+        _makeable(source, asked)
     reused = _reused(base, asked) if base else {}
     old = folders.manifest_or_none(out_dir)
     _refuse_foreign_files(out_dir, old, asked)
     dataset = data.load(data_dir)
     pixels = dataset.x_test[..., None]
     step = progress or (lambda description: None)
-    model = None
-    if base is None:
-        model = load_keras(given)
-        source_sha256, reference_name = sha256_file(given), "keras"
-        step("reference: Keras float model on the test set")
-        reference = model.predict(pixels, batch_size=1000, verbose=0)
+    if source is not None:
+        for line in source.adapters.lines():
+            (notice or step)(line)  # before the reference run: a wrong assumption shows at once
+        model, source_sha256, reference_name = source.model, source.sha256, source.family
+        reference, adapted = _source_reference(source, pixels, dataset.y_test, step, notice or step)
     else:
-        source_sha256 = base.source.get("sha256", "")
+        assert base is not None  # what is not a source model is an export folder
+        model, adapted, source_sha256 = None, {}, base.source.get("sha256", "")
         reference_name, float_path = _float_reference(base)
         step(f"reference: {reference_name}, the Keras model's verified stand-in, on the test set")
         reference = run_artifact(float_path, pixels)
-    reference_accuracy = float((reference.argmax(1) == dataset.y_test).mean())
+    reference_accuracy = float((reference.argmax(1) == dataset.y_test).mean())  # a head keeps the argmax
     chosen = golden.indices(dataset.y_test)
     to_build = [f for f in formats.build_order(asked) if f.name not in reused]
     calibration = None
@@ -178,32 +233,36 @@ def export(
                 files[fmt.source] if fmt.source else None,
             )
             images = f" ({len(job.calibration)} calibration images)" if job.calibration is not None else ""
-            step(f"{fmt.name}: {fmt.how}{images}")
+            how = fmt.how if source is None or source.family != "onnx" or fmt.source else "adapted, with metadata"
+            step(f"{fmt.name}: {how}{images}")
             started = time.perf_counter()
-            _converter(fmt)(job)
+            _converter(fmt, source)(job)
             seconds = time.perf_counter() - started
             if fmt not in asked:  # made only as the source of another format
                 continue
             step(f"{fmt.name}: verify on {len(pixels):,} test images")
             limits = fmt.limits.overridden(options.limits)
             logits = run_artifact(job.target, pixels)
-            source = None
+            compared = None
             if fmt.source and limits.max_source_steps is not None:
                 assert job.source is not None
                 if fmt.source not in computed:
                     computed[fmt.source] = run_artifact(job.source, pixels)
                 step_size = golden.output_step(fmt, job.target)
-                source = against_source(logits, fmt.source, computed[fmt.source], step_size)
+                compared = against_source(logits, fmt.source, computed[fmt.source], step_size)
             computed[fmt.name] = logits
-            verified = verify(job.target, logits, limits, reference, dataset.y_test, source)
+            against = "the ONNX model" if reference_name == "onnx" else "the Keras model"
+            verified = verify(job.target, logits, limits, reference, dataset.y_test, compared, against)
             verified["reference"] = reference_name
             sha256 = sha256_file(job.target)
             entries[fmt.name] = record.entry(fmt, job.target, sha256, seconds, verified, limits, job)
             golden_values[fmt.name] = golden.values(fmt, job.target, sha256, logits[chosen])
         artifacts = {**_previous_entries(old, source_sha256), **entries}
-        if base is None:
-            manifest = record.manifest(out_dir, given, source_sha256, reference_accuracy, artifacts, command)
+        if source is not None:
+            described = {**source.to_json(), **adapted}
+            manifest = record.manifest(out_dir, described, reference_accuracy, artifacts, command)
         else:
+            assert base is not None
             manifest = record.extended(base, out_dir, artifacts, command)
         kept = golden.previous(out_dir, chosen, set(artifacts) - set(entries))
         for name in entries:  # every artifact passed: publish them, the golden vectors, then the manifest

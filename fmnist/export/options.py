@@ -30,13 +30,14 @@ class ExportOptions:
     calibration_method: CalibrationMethod = CalibrationMethod.minmax
     opset: int = 13  # per-channel QDQ needs 13; onnxruntime has run opset 13 since 1.6
     limits: Limits = Limits()  # each limit set here replaces the formats' own where it applies
+    scaling: str = "unit"  # what a model of float input expects (`fmnist.adapters.scaling`): pixels / 255
 
 
 @dataclass(frozen=True)
 class Job:
-    """One converter call: the Keras model, where to write, and what the format needs."""
+    """One converter call: the source model, where to write, and what the format needs."""
 
-    model: Any  # the float32 Keras model
+    model: Any  # the source model adapted to the contract: a Keras model, or an onnx.ModelProto
     target: Path  # the file to write
     metadata: dict  # the contract metadata to embed (fmnist.contract.metadata)
     options: ExportOptions

@@ -58,20 +58,16 @@ def entry(
     )
 
 
-def manifest(
-    out_dir: Path, model_path: Path, source_sha256: str, reference_accuracy: float, artifacts: dict, command: str | None
-) -> Manifest:
+def manifest(out_dir: Path, source: dict, reference_accuracy: float, artifacts: dict, command: str | None) -> Manifest:
+    """A new export's manifest; `source` is `Source.to_json()` (kind, path, sha256, adapters)."""
+    model_path = Path(source["path"])
+    training = training_record(model_path) if source["kind"] == "fmnist" else {}
     header = {
         "contract": contract.VERSION,
         "class_names": list(contract.CLASS_NAMES),
         "input": {"name": contract.INPUT_NAME, "dtype": "uint8", "shape": ["N", *contract.INPUT_SHAPE]},
         "output": {"name": contract.OUTPUT_NAME, "dtype": "float32", "shape": ["N", contract.NUM_CLASSES]},
-        "source": {
-            "path": str(model_path),
-            "sha256": source_sha256,
-            "test_accuracy": reference_accuracy,
-            **training_record(model_path),
-        },
+        "source": {**source, "test_accuracy": reference_accuracy, **training},
         "tools": tool_versions(),
         "command": command,
         "golden": folders.GOLDEN,

@@ -1,4 +1,4 @@
-"""Run an artifact with its own runtime on the test set and compare it with the Keras model."""
+"""Run an artifact with its own runtime on the test set and compare it with the source model."""
 
 from __future__ import annotations
 
@@ -34,16 +34,16 @@ def compare(logits: np.ndarray, reference: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
-def check(name: str, result: dict, limits: Limits) -> None:
-    """Raise `VerificationError` naming the first limit that `result` breaks."""
+def check(name: str, result: dict, limits: Limits, against: str = "the Keras model") -> None:
+    """Raise `VerificationError` naming the first limit that `result` breaks (`against`: the reference)."""
     if limits.min_agreement is not None and result["agreement"] < limits.min_agreement:
         raise VerificationError(
-            f"{name}: top-1 agreement with the Keras model is {result['agreement']:.2%}, "
+            f"{name}: top-1 agreement with {against} is {result['agreement']:.2%}, "
             f"below the {limits.min_agreement:.1%} limit (--min-agreement)"
         )
     if limits.max_logit_delta is not None and result["max_abs_logit_delta"] > limits.max_logit_delta:
         raise VerificationError(
-            f"{name}: logits differ from the Keras model by up to {result['max_abs_logit_delta']:.2g}, "
+            f"{name}: logits differ from {against} by up to {result['max_abs_logit_delta']:.2g}, "
             f"above the {limits.max_logit_delta:g} limit (--max-logit-delta)"
         )
     steps = result.get("max_source_steps")
@@ -70,10 +70,16 @@ def against_source(logits: np.ndarray, source: str, source_logits: np.ndarray, s
 
 
 def verify(
-    path: Path, logits: np.ndarray, limits: Limits, reference: np.ndarray, y: np.ndarray, source: dict | None = None
+    path: Path,
+    logits: np.ndarray,
+    limits: Limits,
+    reference: np.ndarray,
+    y: np.ndarray,
+    source: dict | None = None,
+    against: str = "the Keras model",
 ) -> dict:
-    """Compare an artifact's logits with the reference (and `source`, from `against_source`); raise
-    `VerificationError` past its limits."""
+    """Compare an artifact's logits with the reference (`against` names it; `source` from `against_source`);
+    raise `VerificationError` past its limits."""
     result = compare(logits, reference, y) | (source or {})
-    check(path.name, result, limits)
+    check(path.name, result, limits, against)
     return result
