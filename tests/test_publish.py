@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from fmnist import contract, folders, formats
-from fmnist.errors import FmnistError, VerificationError
 from fmnist.adapters import Adapters
+from fmnist.errors import FmnistError, VerificationError
 from fmnist.export import exporter, golden, sources
 from fmnist.export.options import CALIBRATION_SEED, ExportOptions
 from fmnist.files import sha256_file

@@ -110,8 +110,15 @@ def _consumers(graph: Any, name: str) -> list[Any]:
     return [n for n in graph.node if name in n.input]
 
 
-def _axis(node: Any) -> int:
-    return next((a.i for a in node.attribute if a.name == "axis"), 1)
+def _flattened(graph: Any, node: Any) -> list[int] | None:
+    """The per-image shape a Flatten (axis 1) or a constant [-1, ...] Reshape of the input gives, else None."""
+    from onnx import numpy_helper
+
+    if node.op_type == "Flatten" and next((a.i for a in node.attribute if a.name == "axis"), 1) == 1:
+        return [contract.SIDE * contract.SIDE]
+    shape = _initializer(graph, node.input[1]) if node.op_type == "Reshape" and node.input[0] else None
+    dims = [int(d) for d in numpy_helper.to_array(shape)] if shape is not None else []
+    return dims[1:] if dims and dims[0] == -1 and 0 not in dims else None
 
 
 def _initializer(graph: Any, name: str) -> Any | None:
@@ -192,9 +199,10 @@ def adapted(model: Any, adapters: Adapters) -> Any:
                     value = f"{value}_{op.lower()}"
         layout, target = list(adapters.layout), given.name
         readers = _consumers(graph, given.name)
-        if len(readers) == 1 and readers[0].op_type == "Flatten" and _axis(readers[0]) == 1:
-            graph.node.remove(readers[0])  # the model's own flatten: one reshape does both
-            layout, target = [contract.SIDE * contract.SIDE], readers[0].output[0]
+        flattened = _flattened(graph, readers[0]) if len(readers) == 1 else None
+        if flattened is not None:  # the model's own flatten or reshape: one reshape does both
+            graph.node.remove(readers[0])
+            layout, target = flattened, readers[0].output[0]
         shape = np.array([-1, *layout], dtype=np.int64)
         graph.initializer.append(numpy_helper.from_array(shape, "fmnist_layout"))
         front.append(helper.make_node("Reshape", [value, "fmnist_layout"], [target]))
