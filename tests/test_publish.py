@@ -36,6 +36,12 @@ class StandIn:
         return np.concatenate([self.backend(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)])
 
 
+def stand_in_source(path, stand_in=None):
+    """An fmnist run's model at `path`, stood in for by the shipped float ONNX model."""
+    stand_in = stand_in or StandIn(folders.SHIPPED / "model.onnx")
+    return sources.Source("fmnist", path, sha256_file(path), stand_in, Adapters(), stand_in)
+
+
 @pytest.fixture
 def shipped_export(monkeypatch, real_data, tmp_path):
     """`export(model, formats, out)` with the stand-ins; `jobs` lists what each converter was given."""
@@ -57,7 +63,7 @@ def shipped_export(monkeypatch, real_data, tmp_path):
 
     def open_source(path, scale=None):
         loaded.append((path, StandIn(folders.SHIPPED / "model.onnx")))
-        return sources.Source("fmnist", path, sha256_file(path), loaded[-1][1], Adapters(), loaded[-1][1])
+        return stand_in_source(path, loaded[-1][1])
 
     monkeypatch.setattr(exporter, "open_source", open_source)
     monkeypatch.setattr(exporter, "_converter", converter)

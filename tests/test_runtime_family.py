@@ -73,7 +73,7 @@ def linear_family(monkeypatch, real_data):
 
 
 def test_a_new_runtime_family_is_one_record_and_its_backend(linear_family, real_data, tmp_path, monkeypatch):
-    from test_publish import StandIn
+    from test_publish import stand_in_source
 
     from fmnist.bench import targets
     from fmnist.runtime.check import check
@@ -81,7 +81,7 @@ def test_a_new_runtime_family_is_one_record_and_its_backend(linear_family, real_
     model = tmp_path / "run" / folders.MODEL
     model.parent.mkdir()
     model.write_bytes(b"a model")
-    monkeypatch.setattr(exporter, "load_keras", lambda path: StandIn(folders.SHIPPED / "model.onnx"))
+    monkeypatch.setattr(exporter, "open_source", lambda path, scale=None: stand_in_source(path))
     out = tmp_path / "run" / folders.EXPORT
     manifest = exporter.export(model, ["linear"], out, ExportOptions())
     entry = manifest["artifacts"]["linear"]

@@ -242,20 +242,24 @@ def _onnx_mlp(weights, input_dims, head, fixed_reshape=False):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "dims, head", [(["N", 28, 28, 1], "softmax"), (["batch", 28, 28], "sigmoid"), ([1, 784], "logits")]
+    "dims, head, scale",
+    [(["N", 28, 28, 1], "softmax", "standard"), (["batch", 28, 28], "sigmoid", "unit"), ([1, 784], "logits", "unit")],
 )
-def test_an_onnx_model_built_with_onnx_helpers_exports_in_every_layout(user_models, real_data, tmp_path, dims, head):
+def test_an_onnx_model_built_with_onnx_helpers_exports_in_every_layout(
+    user_models, real_data, tmp_path, dims, head, scale
+):
+    """The scaling folds into the first Gemm: its kernel, and a mean's offset into its bias."""
     import onnx
 
-    _, given, model = user_models["softmax_mlp"]
+    _, _, model = user_models["softmax_mlp"]
     dense = [layer.get_weights() for layer in model.layers if layer.get_weights()]
     path = tmp_path / "helper.onnx"
     onnx.save(_onnx_mlp(dense, dims, head), path)
     pixels = real_data.x_test[..., None]
-    logits = given.feed(pixels).reshape(-1, 784) @ dense[0][0] + dense[0][1]
-    logits = np.maximum(logits, 0) @ dense[1][0] + dense[1][1]
+    x = adapters.Adapters((784,), adapters.scaling(scale)).feed(pixels)
+    logits = np.maximum(x @ dense[0][0] + dense[0][1], 0) @ dense[1][0] + dense[1][1]
     reference = adapters.Adapters(head=head).apply_head(logits)
-    out, manifest = _export(path, ["onnx,onnx-int8"], tmp_path)
+    out, manifest = _export(path, ["onnx,onnx-int8"], tmp_path, scale)
     _check_artifacts(out, manifest, reference, head, pixels)
     assert extra(onnx_ops(out / "model.onnx", tmp_path), PLUMBING, {"Cast": 1}) == {}  # the scale is in the Gemm
 

@@ -80,8 +80,24 @@ def load(path: Path, scaling: Scaling) -> tuple[Any, Adapters]:
         )
     head = _head(model.graph)
     if takes_contract:
-        return model, Adapters(head=head)
-    return model, Adapters(image, scaling, head)  # type: ignore[arg-type]  # dims checked to be in LAYOUTS
+        return _opset_13(path, model), Adapters(head=head)
+    return _opset_13(path, model), Adapters(tuple(int(d) for d in image), scaling, head)
+
+
+def _opset_13(path: Path, model: Any) -> Any:
+    """The model at opset 13 or later (what per-channel int8 quantisation needs), by onnx's version converter."""
+    import onnx
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    if opset >= 13:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, 13)
+    except Exception as exc:  # noqa: BLE001 -- the converter raises its own kinds for an operator it cannot move
+        raise FmnistError(
+            f"{path}: opset {opset}, which onnx's version converter cannot take to 13 ({str(exc).strip()[:120]}); "
+            "export it again with opset_version=13 or later"
+        ) from None
 
 
 def batch_of(model: Any) -> int | None:
@@ -154,12 +170,12 @@ def _fold(graph: Any, start: str, scale: float, offset: float) -> bool:
             return False
         sums = w.reshape(w.shape[0], -1).sum(axis=1)  # [out, in, kh, kw]
     elif node.op_type == "Gemm":
-        if offset and bias is None:
-            return False
         alpha = attrs["alpha"].f if "alpha" in attrs else 1.0
         beta = attrs["beta"].f if "beta" in attrs else 1.0
+        if ("transA" in attrs and attrs["transA"].i) or (offset and (bias is None or beta == 0)):
+            return False
         trans = "transB" in attrs and attrs["transB"].i
-        sums = (w.sum(axis=1) if trans else w.sum(axis=0)) * alpha / beta
+        sums = (w.sum(axis=1) if trans else w.sum(axis=0)) * alpha / beta if offset else None
     else:  # MatMul has no bias to take an offset
         if offset or w.ndim != 2:
             return False
