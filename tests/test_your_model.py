@@ -191,6 +191,7 @@ ONNX_CASES = {  # file in tests/models, its scaling, its head
     "cnn_logsoftmax.onnx": ("standard", "log_softmax"),  # TorchScript exporter, NCHW, dynamic batch
     "cnn_dynamo.onnx": ("standard", "logits"),  # the dynamo exporter, NCHW, dynamic batch
     "mlp_fixed_batch.onnx": ("unit", "logits"),  # TorchScript exporter, batch fixed at 1, a Flatten first
+    "quickstart.onnx": ("unit", "logits"),  # torch.onnx.export's defaults: one image, weights in a .data file beside
 }
 
 
@@ -201,7 +202,8 @@ def test_a_pytorch_model_exports_to_onnx_with_its_own_probabilities(real_data, t
 
     scale, head = ONNX_CASES[file]
     path = tmp_path / file
-    shutil.copyfile(MODELS / file, path)
+    for given in MODELS.glob(f"{file}*"):  # with its external data, where it has any
+        shutil.copyfile(given, tmp_path / given.name)
     pixels = real_data.x_test[..., None]
     given = adapters.Adapters((1, 28, 28), adapters.scaling(scale), head)
     reference = onnx_source.run(path, given.feed(pixels), onnx_source.batch_of(onnx_source._load(path)) or 1000)

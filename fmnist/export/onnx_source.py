@@ -2,7 +2,8 @@
 
 `load` reads what the graph takes (one 28×28 one-channel float image, in one of four layouts, with
 a fixed or dynamic batch) and ends in; `adapted` puts the contract's uint8 pixels in front with
-ONNX's own operators (Cast, the scaling, a constant Reshape, the batch made dynamic), folds the
+ONNX's own operators (Cast, the scaling, a constant Reshape, the batch made dynamic, inside the
+graph too where it was exported for one image), folds the
 scaling into the first convolution or matrix product where that is exact, and takes a final
 Softmax, LogSoftmax or Sigmoid off. The user's file, run by onnxruntime (`outputs`), stays the reference.
 """
@@ -189,6 +190,20 @@ def _fold(graph: Any, start: str, scale: float, offset: float) -> bool:
     return True
 
 
+def _free_batch(graph: Any) -> None:
+    """In a graph exported for one image, reshape to -1 images where it reshapes to 1 (what
+    `torch.onnx.export` writes for `nn.Flatten` without dynamic shapes): the same for one image,
+    and any number of images for the rest; the export's verification checks the result."""
+    from onnx import numpy_helper
+
+    shapes = {i.name: i for i in graph.initializer}
+    for node in graph.node:
+        shape = shapes.get(node.input[1]) if node.op_type == "Reshape" else None
+        dims = numpy_helper.to_array(shape) if shape is not None else None
+        if dims is not None and dims.ndim == 1 and len(dims) > 1 and dims[0] == 1:
+            shape.CopyFrom(numpy_helper.from_array(np.concatenate([[-1], dims[1:]]).astype(dims.dtype), shape.name))
+
+
 def adapted(model: Any, adapters: Adapters) -> Any:
     """The model to export: uint8 [N, 28, 28, 1] pixels in, logits out, the user's weights."""
     import onnx
@@ -196,6 +211,8 @@ def adapted(model: Any, adapters: Adapters) -> Any:
 
     model = copy.deepcopy(model)
     graph = model.graph
+    if batch_of(model) == 1:
+        _free_batch(graph)
     if adapters.head != "logits":
         output = graph.output[0]
         last = next(n for n in graph.node if output.name in n.output)

@@ -4,7 +4,9 @@ Each is trained for one epoch on the first 12,000 training images, as PyTorch us
 (float pixels / 255, NCHW, normalised with a mean and a standard deviation or not), and written
 by `torch.onnx.export` as they write it: `cnn_logsoftmax.onnx` by the TorchScript exporter with
 a dynamic batch axis, `mlp_fixed_batch.onnx` by the same exporter without one (batch 1), and
-`cnn_dynamo.onnx` by the dynamo exporter with a dynamic batch.
+`cnn_dynamo.onnx` by the dynamo exporter with a dynamic batch, and `quickstart.onnx`, PyTorch's
+quickstart network (narrower), by `torch.onnx.export`'s defaults: the dynamo exporter for one
+image, which flattens with a Reshape to [1, 784].
 
     python tests/models/make_torch.py
 """
@@ -33,6 +35,19 @@ def cnn() -> nn.Module:
 
 def mlp() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+class Quickstart(nn.Module):
+    """PyTorch's quickstart network, as its tutorial writes it but 32 units wide (for the file's size)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(nn.Linear(28 * 28, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                                               nn.Linear(32, 10))  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_relu_stack(self.flatten(x))
 
 
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> nn.Module:
@@ -64,6 +79,7 @@ def main() -> None:
     torch.onnx.export(
         standardised, (one,), HERE / "cnn_dynamo.onnx", dynamic_shapes=({0: batch},), dynamo=True, external_data=False
     )
+    torch.onnx.export(train(Quickstart(), x, y), (one,), HERE / "quickstart.onnx")
 
 
 if __name__ == "__main__":
