@@ -27,6 +27,8 @@ def _load(path: Path) -> Any:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 -- Keras raises many kinds for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "`Lambda` layer" in first:
+            first = "a Lambda layer, whose Python code fmnist never runs from a file; build it from Keras layers"
         raise FmnistError(f"{path}: not a loadable Keras model ({first})") from None
 
 
