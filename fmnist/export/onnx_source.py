@@ -199,8 +199,10 @@ def _free_batch(graph: Any) -> None:
     shapes = {i.name: i for i in graph.initializer}
     for node in graph.node:
         shape = shapes.get(node.input[1]) if node.op_type == "Reshape" else None
-        dims = numpy_helper.to_array(shape) if shape is not None else None
-        if dims is not None and dims.ndim == 1 and len(dims) > 1 and dims[0] == 1:
+        if shape is None:
+            continue
+        dims = numpy_helper.to_array(shape)
+        if dims.ndim == 1 and len(dims) > 1 and dims[0] == 1:
             shape.CopyFrom(numpy_helper.from_array(np.concatenate([[-1], dims[1:]]).astype(dims.dtype), shape.name))
 
 
