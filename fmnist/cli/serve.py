@@ -29,9 +29,11 @@ def serve(
         str | None, typer.Option(help="The one web origin allowed to call it from a browser.", show_default=False)
     ] = None,
     max_bytes: Annotated[int, typer.Option(min=1024, help="Largest request body, in bytes.")] = 10 * 1024 * 1024,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most images in one Open Inference Protocol request.")] = 256,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
 ) -> None:
-    """Serve the model over HTTP: POST /predict (photos), GET / (a web page), /healthz and /metrics."""
+    """Serve the model over HTTP: POST /predict (photos), GET / (a web page), /healthz, /metrics, and the Open
+    Inference Protocol (/v2/..., what Triton's and KServe's clients speak)."""
     from fmnist.runtime.classifier import Classifier
 
     with user_errors():
@@ -41,7 +43,7 @@ def serve(
             from fmnist.serve import create_app
             from fmnist.serve.app import MAX_HEADER_BYTES
         classifier = Classifier.load(model, threads)
-        app = create_app(classifier, api_key=api_key, cors_origin=cors_origin, max_bytes=max_bytes)
+        app = create_app(classifier, api_key=api_key, cors_origin=cors_origin, max_bytes=max_bytes, max_batch=max_batch)
     guard = "an API key is required" if api_key else "no API key"
     err.print(
         f"serving {classifier.path.name} ({classifier.runtime}, {classifier.precision}) on http://{host}:{port} "

@@ -1,4 +1,5 @@
-"""The HTTP service: one shared `Classifier` behind POST /predict, a web page, /healthz, /metrics.
+"""The HTTP service: one shared `Classifier` behind POST /predict, a web page, /healthz, /metrics, and
+the Open Inference Protocol's routes (`fmnist.serve.inference_protocol`).
 
 Every answer is JSON except the page and /metrics. A bad request gets a 4xx and
 ``{"error": ...}``, never a traceback; in a multipart request the good images are answered
@@ -24,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,19 +33,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fmnist.errors import InputError
 from fmnist.runtime import inputs
 from fmnist.runtime.classifier import Classifier
+from fmnist.serve import inference_protocol
+from fmnist.serve.bodies import Refused, read_body
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 MAX_FILES = 64
 IMAGE_TYPES = ("image/", "application/octet-stream")
-
-
-class Refused(Exception):
-    """A request answered with `status` and `{"error": message}`."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 class Metrics:
@@ -101,31 +96,11 @@ def _top_k(request: Request) -> int:
     return int(value)
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused past `limit` bytes before it is all read."""
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
-        raise (
-            Refused(413, f"the body is over the {limit:,}-byte limit")
-            if length.isdigit()
-            else Refused(400, "a malformed Content-Length")
-        )
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise Refused(413, f"the body is over the {limit:,}-byte limit")
-    except ClientDisconnect:
-        raise Refused(400, "the client went away before the body was read") from None
-    return bytes(body)
-
-
 async def _uploads(request: Request, limit: int) -> list[tuple[str, bytes]]:
     """(name, bytes) of each image in the request: the raw body, or each `file` part."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind.startswith(IMAGE_TYPES):
-        body = await _body(request, limit)
+        body = await read_body(request, limit)
         if not body:
             raise Refused(400, "the body is empty: send an image, or multipart/form-data with `file` parts")
         return [("body", body)]
@@ -135,7 +110,7 @@ async def _uploads(request: Request, limit: int) -> list[tuple[str, bytes]]:
             f"unsupported Content-Type {kind or 'none'!r}: "
             "send image/*, application/octet-stream or multipart/form-data",
         )
-    body = await _body(request, limit)  # the size limit holds before the parser sees the parts
+    body = await read_body(request, limit)  # the size limit holds before the parser sees the parts
 
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -171,9 +146,14 @@ def _classify(classifier: Classifier, uploads: list[tuple[str, bytes]], k: int, 
 
 
 def create_app(
-    classifier: Classifier, *, api_key: str | None = None, cors_origin: str | None = None, max_bytes: int = MAX_BYTES
+    classifier: Classifier,
+    *,
+    api_key: str | None = None,
+    cors_origin: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_batch: int = inference_protocol.MAX_BATCH,
 ) -> Starlette:
-    """The service around one loaded classifier."""
+    """The service around one loaded classifier: `/predict` for photos, the Open Inference Protocol for tensors."""
     metrics, started = Metrics(), time.monotonic()
     about: dict[str, object] = {
         "model": classifier.path.name,
@@ -232,6 +212,7 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/metrics", exposition, methods=["GET"]),
         Route("/", index, methods=["GET"]),
+        *inference_protocol.InferenceProtocol(classifier, authorised, max_bytes, max_batch).routes(),
     ]
     middleware = [
         Middleware(Counted, metrics=metrics, paths={route.path for route in routes}),

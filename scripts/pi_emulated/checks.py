@@ -35,6 +35,21 @@ SERVE_WAIT = 180  # seconds an emulated service may take to answer its first req
 EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if p.suffix != ".md")
 
 
+def infer_binary(port: int, photo: str) -> str:
+    """The class a service on `port` gives `photo`'s pixels sent as binary tensor data by tritonclient."""
+    import tritonclient.http as triton
+
+    from fmnist import contract
+    from fmnist.runtime import load_image
+
+    pixels = load_image(photo)[None, ..., None]
+    given = triton.InferInput(contract.INPUT_NAME, list(pixels.shape), "UINT8")
+    given.set_data_from_numpy(pixels, binary_data=True)
+    client = triton.InferenceServerClient(f"127.0.0.1:{port}", network_timeout=60)
+    logits = client.infer("fmnist", [given]).as_numpy(contract.OUTPUT_NAME)
+    return contract.CLASS_NAMES[int(logits.argmax())]
+
+
 def write_idx(path: Path, images: numpy.ndarray) -> Path:
     """An IDX3 file of uint8 [N, 28, 28] images, as `fmnist predict` reads them."""
     path.write_bytes(
@@ -117,7 +132,8 @@ class Run:
         return {"check": "check (golden vectors)", "cpu": cpu, "passed": passed, "problems": problems}
 
     def serve(self, machines: Machines, cpu: str, expected: str) -> dict:
-        """`fmnist serve` on the Pi: one photo over HTTP gets the class x86 gives it."""
+        """`fmnist serve` on the Pi: one photo over HTTP gets the class x86 gives it, through `/predict` and as
+        binary tensor data through the Open Inference Protocol (tritonclient)."""
         self.step(f"serve, {cpu}: {Path(EXAMPLES[0]).name} over HTTP")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -136,6 +152,13 @@ class Run:
                     break
                 except OSError:
                     time.sleep(1)
+            try:
+                tensor_answer = infer_binary(port, EXAMPLES[0]) if answer is not None else None
+            except Exception as exc:  # noqa: BLE001 -- tritonclient raises its own kinds and the socket's
+                tensor_answer = f"an error: {exc}"
+            if answer is not None and tensor_answer != expected:
+                problems.append(f"serve on {cpu}: the protocol's binary request answered {tensor_answer!r}, x86 says "
+                                f"{expected!r}")  # fmt: skip
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=60)
@@ -146,7 +169,8 @@ class Run:
             problems.append(f"serve on {cpu}: exit code {code} after SIGTERM")
         else:
             problems += check_probe(json.loads(probe.read_text()), f"serve on {cpu}")
-        return {"check": "serve (one photo over HTTP)", "cpu": cpu, "answer": answer, "problems": problems}
+        return {"check": "serve (one photo over HTTP, as a file and as a tensor)", "cpu": cpu, "answer": answer,
+                "problems": problems}  # fmt: skip
 
     def bench(self, machines: Machines, cpu: str) -> dict:
         from fmnist.machine import ARM_PARTS
