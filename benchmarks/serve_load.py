@@ -1,14 +1,23 @@
-"""Load test of `fmnist serve`: concurrent clients posting a photo, as fast as answers come.
+"""Load test of `fmnist serve`: concurrent keep-alive clients sending requests as fast as answers come.
 
-Usage: python benchmarks/serve_load.py [--clients 32] [--seconds 20] [--requests 10000] [--out FILE.json]
+Usage: python benchmarks/serve_load.py [--clients 32] [--seconds 10] [--batch 32] [--out FILE.json]
        [-- fmnist serve options]
 
-Starts `fmnist serve` (this interpreter's fmnist) on a free local port, then opens
-`--clients` keep-alive connections (plain asyncio streams: the client costs far less than the
-server) that each post examples/shirt.jpg again and again, checking every answer: for
-`--seconds`, then for `--requests` requests in all. Reports requests per second, p50 / p99 latency, errors and the
-server's resident memory before, between and after (VmRSS from /proc). Client and server
-share this machine's cores.
+Starts `fmnist serve` (this interpreter's fmnist, the shipped model unless the options name one)
+on a free local port, then, one after the other, opens `--clients` connections (plain asyncio
+streams) that each send one kind of request again and again for `--seconds`, checking every
+answer:
+
+- `live`: GET /v2/health/live, the cheapest answer there is: the client's own ceiling, so that
+  the other figures are shown not to be the client's;
+- `predict`: POST /predict of examples/shirt.jpg (a photo: decoded, fitted, classified);
+- `infer`: POST /v2/models/fmnist/infer of `--batch` test images as binary tensor data (what
+  tritonclient sends), logits back as binary.
+
+Beside them, in the same run, the bare runtime's own call (`Backend.bare()`, one thread) at the
+same batch size, for the images per second the service is compared with. Reports requests per
+second, images per second, p50 / p99 latency, errors and the server's resident memory after each
+(VmRSS from /proc). Client and server share this machine's cores.
 """
 
 from __future__ import annotations
@@ -23,11 +32,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from fmnist import machine
+from fmnist import folders, machine
+from fmnist.bench import measure
+from fmnist.runtime import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "examples" / "shirt.jpg"
@@ -44,10 +56,48 @@ def rss_mb(pid: int) -> float:
     return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
-async def client(host: str, port: int, request: bytes, stop: Callable[[], bool], latencies: list[float]) -> int:
-    """One keep-alive connection posting `request` until `stop()`; the answers that were wrong."""
+def _binary_logits(batch: int, head: bytes, body: bytes) -> bool:
+    """Whether an infer answer is a JSON header of the length it declares, then `batch` × 10 float32 logits."""
+    declared = [line for line in head.lower().split(b"\r\n") if line.startswith(b"inference-header-content-length")]
+    return bool(declared) and len(body) == int(declared[0].split(b":")[1]) + batch * 10 * 4
+
+
+def requests(port: int, batch: int) -> dict[str, tuple[bytes, Callable[[bytes, bytes], bool], int]]:
+    """Each kind of request: its bytes, how its answer is checked (head, body), the images it carries."""
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    photo = PHOTO.read_bytes()
+    pixels = np.resize(folders.read_golden(folders.SHIPPED).images, (batch, 28, 28, 1))
+    header = json.dumps(
+        {
+            "inputs": [{"name": "pixels", "datatype": "UINT8", "shape": list(pixels.shape),
+                        "parameters": {"binary_data_size": pixels.size}}],
+            "outputs": [{"name": "logits", "parameters": {"binary_data": True}}],
+        }
+    ).encode()  # fmt: skip
+    body = header + pixels.tobytes()
+    return {
+        "live": (f"GET /v2/health/live HTTP/1.1\r\n{host}\r\n".encode(), lambda h, b: b == b'{"live":true}', 0),
+        "predict": (
+            f"POST /predict HTTP/1.1\r\n{host}Content-Type: image/jpeg\r\nContent-Length: {len(photo)}\r\n\r\n".encode()
+            + photo,
+            lambda h, b: b'"class":"Shirt"' in b,
+            1,
+        ),
+        "infer": (
+            f"POST /v2/models/fmnist/infer HTTP/1.1\r\n{host}Content-Type: application/octet-stream\r\n"
+            f"Inference-Header-Content-Length: {len(header)}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body,
+            partial(_binary_logits, batch),
+            batch,
+        ),
+    }
+
+
+async def client(port: int, request: bytes, valid: Callable[[bytes, bytes], bool], stop: Callable[[], bool],
+                 latencies: list[float]) -> int:  # fmt: skip
+    """One keep-alive connection sending `request` until `stop()`; the answers that were wrong."""
     errors = 0
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while not stop():
             started = time.perf_counter()
@@ -58,27 +108,25 @@ async def client(host: str, port: int, request: bytes, stop: Callable[[], bool],
             )
             body = await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
-            errors += not (head.startswith(b"HTTP/1.1 200") and b'"class":"Shirt"' in body)
+            errors += not (head.startswith(b"HTTP/1.1 200") and valid(head, body))
     finally:
         writer.close()
     return errors
 
 
-async def load(port: int, clients: int, seconds: float | None, requests: int | None) -> dict:
-    """`clients` connections post the photo until the time or the request budget runs out."""
-    body = PHOTO.read_bytes()
-    request = (
-        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: image/jpeg\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+async def load(
+    port: int, kind: tuple[bytes, Callable[[bytes, bytes], bool], int], clients: int, seconds: float
+) -> dict:
+    """`clients` connections send one kind of request for `seconds`."""
+    request, valid, images = kind
     latencies: list[float] = []
-    deadline = time.perf_counter() + (seconds or 1e9)
-
-    def stop() -> bool:
-        return time.perf_counter() > deadline or (requests is not None and len(latencies) >= requests)
-
+    deadline = time.perf_counter() + seconds
     started = time.perf_counter()
-    errors = sum(await asyncio.gather(*(client("127.0.0.1", port, request, stop, latencies) for _ in range(clients))))
+    errors = sum(
+        await asyncio.gather(
+            *(client(port, request, valid, lambda: time.perf_counter() > deadline, latencies) for _ in range(clients))
+        )
+    )
     elapsed = time.perf_counter() - started
     ms = np.array(latencies) * 1000
     return {
@@ -86,22 +134,34 @@ async def load(port: int, clients: int, seconds: float | None, requests: int | N
         "errors": errors,
         "seconds": round(elapsed, 2),
         "requests_per_s": round(len(latencies) / elapsed, 1),
+        "images_per_s": round(images * len(latencies) / elapsed, 1),
         "p50_ms": round(float(np.percentile(ms, 50)), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
     }
 
 
+def bare_runtime(model: str | None, batch: int) -> dict:
+    """The shipped (or named) model's own runtime call at `batch` images, one thread: images per second."""
+    classifier = Classifier.load(model, 1)
+    pixels = np.resize(folders.read_golden(folders.SHIPPED).images, (2048, 28, 28, 1))
+    per_second = measure.throughput(classifier.backend.bare(), pixels, batch, measure.Budget())
+    return {"model": classifier.path.name, "runtime": classifier.runtime, "batch": batch, "images_per_s": per_second}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--out")
     parser.add_argument("serve", nargs="*", help="options for fmnist serve")
     args = parser.parse_args()
     port = free_port()
     command = [sys.executable, "-m", "fmnist", "serve", "--port", str(port), *args.serve]
+    model = next((args.serve[i + 1] for i, a in enumerate(args.serve[:-1]) if a in ("--model", "-m")), None)
+    bare_before = bare_runtime(model, args.batch)
     server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    results, rss = {}, {}
     try:
         for _ in range(300):
             try:
@@ -109,22 +169,28 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        asyncio.run(load(port, 4, None, 200))  # warm-up: first calls, thread pool, allocator
-        before = rss_mb(server.pid)
-        timed = asyncio.run(load(port, args.clients, args.seconds, None))
-        between = rss_mb(server.pid)
-        counted = asyncio.run(load(port, args.clients, None, args.requests))
-        after = rss_mb(server.pid)
+        kinds = requests(port, args.batch)
+        for name, kind in kinds.items():
+            asyncio.run(load(port, kind, 4, 1))  # warm-up: first calls, thread pool, allocator
+            results[name] = asyncio.run(load(port, kind, args.clients, args.seconds))
+            rss[name] = round(rss_mb(server.pid) + sum(rss_mb(p) for p in children(server.pid)), 1)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    bare_after = bare_runtime(model, args.batch)
+    bare = (bare_before["images_per_s"] + bare_after["images_per_s"]) / 2
     report = {
         "command": " ".join(command[1:]),
         "clients": args.clients,
-        "timed": timed,
-        "counted": counted,
-        "rss_mb": {"before": round(before, 1), "after_timed": round(between, 1), "after_counted": round(after, 1)},
-        "rss_growth_mb_over_counted": round(after - between, 1),
+        "results": results,
+        "bare_runtime": {
+            **bare_before,
+            "images_per_s": round(bare, 1),
+            "before": bare_before["images_per_s"],
+            "after": bare_after["images_per_s"],
+        },
+        "infer_share_of_bare": round(results["infer"]["images_per_s"] / bare, 3),
+        "rss_mb_after": rss,
         "server_exit_code": server.returncode,
         "machine": machine.describe(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -134,6 +200,12 @@ def main() -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
     print(text)
+
+
+def children(pid: int) -> list[int]:
+    """The worker processes of a server started with --workers."""
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in found.read_text().split()] if found.exists() else []
 
 
 if __name__ == "__main__":

@@ -251,6 +251,23 @@ def test_a_real_server_answers_and_stops_cleanly_on_sigterm(server):
     )
 
 
+def test_several_worker_processes_share_the_port_with_the_options_given_and_stop_on_sigterm(serve):
+    url, process = serve("--workers", "2", "--api-key", "s3cret", "--max-bytes", "16384")
+    headers = {"Content-Type": "image/jpeg", "Authorization": "Bearer s3cret"}
+    for _ in range(20):
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/predict", SHIRT, headers), timeout=10) as answer:
+            assert json.loads(answer.read())["results"][0]["class"] == "Shirt"
+        assert call(url, "/predict", SHIRT, {"Content-Type": "image/jpeg"}) == 401  # each worker keeps the key
+        assert call(url, "/predict", b"x" * 20000, headers) == 413  # and the body limit
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+    assert sum(b"spawn_main" in c and b"resource_tracker" not in c for c in commands) == 2, commands
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    first = process.stderr.read().strip().splitlines()[0]
+    assert first.endswith("(an API key is required, 2 processes; Ctrl-C or SIGTERM stops it)")
+
+
 def test_the_api_key_can_come_from_the_environment(serve):
     url, _ = serve(env={"FMNIST_API_KEY": "s3cret"})
     for path, data in (("/predict", SHIRT), ("/metrics", None)):

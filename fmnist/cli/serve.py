@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,6 +32,9 @@ def serve(
     ] = None,
     max_bytes: Annotated[int, typer.Option(min=1024, help="Largest request body, in bytes.")] = 10 * 1024 * 1024,
     max_batch: Annotated[int, typer.Option(min=1, help="Most images in one Open Inference Protocol request.")] = 256,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes answering on the one port, each with the model loaded (uvicorn's).")
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
 ) -> None:
     """Serve the model over HTTP: POST /predict (photos), GET / (a web page), /healthz, /metrics, and the Open
@@ -41,19 +46,25 @@ def serve(
             import uvicorn
 
             from fmnist.serve import create_app
-            from fmnist.serve.app import MAX_HEADER_BYTES
+            from fmnist.serve.app import MAX_HEADER_BYTES, SETTINGS
         classifier = Classifier.load(model, threads)
-        app = create_app(classifier, api_key=api_key, cors_origin=cors_origin, max_bytes=max_bytes, max_batch=max_batch)
+        options: dict[str, Any] = {"api_key": api_key, "cors_origin": cors_origin, "max_bytes": max_bytes}
+        options["max_batch"] = max_batch
+        app = create_app(classifier, **options)
     guard = "an API key is required" if api_key else "no API key"
+    processes = f", {workers} processes" if workers > 1 else ""
     err.print(
         f"serving {classifier.path.name} ({classifier.runtime}, {classifier.precision}) on http://{host}:{port} "
-        f"({guard}; Ctrl-C or SIGTERM stops it)",
+        f"({guard}{processes}; Ctrl-C or SIGTERM stops it)",
         highlight=False,
     )
+    if workers > 1:  # uvicorn's supervisor starts each worker from the import string, which reads these
+        os.environ[SETTINGS] = json.dumps({"model": str(classifier.path), "threads": threads, **options})
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again: end with 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        app, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose,
+        app if workers == 1 else "fmnist.serve.app:from_environment", factory=workers > 1, workers=workers,
+        host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose,
         timeout_graceful_shutdown=10,  # SIGTERM: the requests in flight finish first
         limit_concurrency=256, timeout_keep_alive=5,
         # header limit: h11 refuses a request head still arriving past it, the app (HeaderLimit) one that came whole

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hmac
 import io
+import json
+import os
 import time
 from importlib import resources
 from typing import Any
@@ -36,6 +38,7 @@ from fmnist.runtime.classifier import Classifier
 from fmnist.serve import inference_protocol
 from fmnist.serve.bodies import Refused, read_body
 
+SETTINGS = "FMNIST_SERVE_SETTINGS"  # what each worker process of `fmnist serve --workers N` serves, as JSON
 MAX_BYTES = 10 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 MAX_FILES = 64
@@ -228,3 +231,11 @@ def create_app(
     return Starlette(
         routes=routes, middleware=middleware, exception_handlers={Refused: refused, HTTPException: refused}
     )
+
+
+def from_environment() -> Starlette:
+    """The app of one worker process of `fmnist serve --workers N`: the model file and options its parent
+    chose, read from `SETTINGS` in the environment."""
+    settings = json.loads(os.environ[SETTINGS])
+    classifier = Classifier(settings.pop("model"), settings.pop("threads"))
+    return create_app(classifier, **settings)
