@@ -222,10 +222,11 @@ def _onnx_mlp(weights, input_dims, head, fixed_reshape=False):
 
     (w1, b1), (w2, b2) = weights
     inits = [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))]
-    flat = [1, 784] if fixed_reshape else [-1, 784]
-    inits.append(numpy_helper.from_array(np.array(flat, np.int64), "flat"))
-    nodes = [
-        helper.make_node("Reshape", ["image", "flat"], ["x0"]),
+    flat = [784] if fixed_reshape else [-1, 784]  # fixed: one image as one vector, then a batch of that one
+    inits += [numpy_helper.from_array(np.array(flat, np.int64), "flat"), numpy_helper.from_array(np.int64([0]), "a")]
+    nodes = [helper.make_node("Reshape", ["image", "flat"], ["x" if fixed_reshape else "x0"])]
+    nodes += [helper.make_node("Unsqueeze", ["x", "a"], ["x0"])] if fixed_reshape else []
+    nodes += [
         helper.make_node("Gemm", ["x0", "w1", "b1"], ["x1"]),
         helper.make_node("Relu", ["x1"], ["x2"]),
         helper.make_node("Gemm", ["x2", "w2", "b2"], ["scores" if head != "logits" else "out"]),

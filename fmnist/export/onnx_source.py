@@ -22,7 +22,7 @@ from fmnist.errors import ContractError, FmnistError
 
 FLOAT, UINT8 = 1, 2  # onnx.TensorProto element types
 HEADS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": "log_softmax"}
-PASS_THROUGH = ("Flatten", "Reshape")  # the scaling commutes with them: folding looks past them
+PASS_THROUGH = ("Flatten", "Reshape", "Identity")  # the scaling commutes with them: folding looks past them
 
 
 def _inputs(graph: Any) -> list[Any]:
@@ -112,7 +112,9 @@ def run(model: Any, inputs: np.ndarray, batch: int = 1000) -> np.ndarray:
     import onnxruntime as ort
 
     given = str(model) if isinstance(model, Path) else model.SerializeToString()
-    session = ort.InferenceSession(given, providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # not onnxruntime's notes on the user's graph (unused initializers, ...)
+    session = ort.InferenceSession(given, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: inputs[i : i + batch]})[0] for i in range(0, len(inputs), batch)])
 
@@ -252,5 +254,8 @@ def adapted(model: Any, adapters: Adapters) -> Any:
     dims = graph.output[0].type.tensor_type.shape.dim
     if dims:
         dims[0].dim_param = "N"
+    used = {name for node in graph.node for name in node.input}
+    for unused in [i for i in graph.initializer if i.name not in used]:  # the shape of a reshape taken off
+        graph.initializer.remove(unused)
     del graph.value_info[:]  # shapes inferred for a fixed batch would pin it
     return onnx.shape_inference.infer_shapes(model)
