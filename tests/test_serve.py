@@ -16,12 +16,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from photos import decompression_bomb
+from photos import decompression_bomb, png_claiming
 
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
-from fmnist.runtime import Classifier
+from fmnist.runtime import Classifier, inputs
 from fmnist.serve import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +106,20 @@ def test_a_decompression_bomb_is_refused(client, tmp_path):
     bomb = decompression_bomb(tmp_path / "bomb.png").read_bytes()
     answer = client.post("/predict", content=bomb, headers={"Content-Type": "image/png"})
     assert answer.status_code == 400 and "decompression bomb" in answer.json()["error"]
+
+
+def test_only_one_small_photo_is_answered_on_the_event_loop(tmp_path, monkeypatch):
+    """Everything else (several photos, a large file, one that decodes to many pixels) goes to a worker thread."""
+    from fmnist.serve import app
+
+    photo = ROOT / "examples" / "shirt.jpg"
+    large = png_claiming(tmp_path / "large.png", 2000, 1000)  # 2 MP from a few hundred bytes
+    assert inputs.decoded_pixels(photo.read_bytes()) <= app.INLINE_PIXELS
+    assert inputs.decoded_pixels(large.read_bytes()) == 2_000_000
+    assert inputs.decoded_pixels(b"not an image") is None
+    assert app._small([("body", SHIRT)])
+    for uploads in ([("a", SHIRT), ("b", SHIRT)], [("body", large.read_bytes())], [("body", b"x" * 70_000)]):
+        assert not app._small(uploads)
 
 
 def test_wrong_method_or_path_and_the_health_and_metrics(client):

@@ -9,6 +9,7 @@ aspect ratio, centre on a 28×28 canvas, and invert a light background. IDX file
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterable
@@ -138,6 +139,22 @@ def _open(file: BinaryIO) -> Image.Image:
     jpeg = file.read(3) == b"\xff\xd8\xff"
     file.seek(0)
     return JpegImagePlugin.JpegImageFile(file) if jpeg else Image.open(file)
+
+
+def decoded_pixels(data: bytes) -> int | None:
+    """How many pixels `data` decodes to (a JPEG at its reduced scale), from its header alone; None
+    when its header cannot be read (`decode` says why)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with _open(io.BytesIO(data)) as image:
+                if image.format == "JPEG":
+                    image.draft("L", (WORKING_SIZE, WORKING_SIZE))
+                return image.size[0] * image.size[1]
+    except Exception:  # noqa: BLE001 -- whatever the header holds, `decode` reports it
+        return None
 
 
 def load_image(path: str | Path) -> np.ndarray:
