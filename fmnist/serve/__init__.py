@@ -4,7 +4,8 @@
     from fmnist.serve import create_app
     app = create_app(Classifier.load())          # an ASGI app: run it with any ASGI server
 
-`app` holds the routes and their limits; page.html is the web page it serves at `/`.
+`app` holds the routes and their limits, `inference_protocol` the Open Inference Protocol's
+routes (what Triton's and KServe's clients call); page.html is the web page it serves at `/`.
 """
 
 from fmnist.serve.app import create_app
