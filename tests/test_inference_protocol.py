@@ -128,6 +128,10 @@ BAD = [
     (_binary(ONE, header_length="99999"), "Inference-Header-Content-Length '99999' is not a length within the body"),
     ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "the inference request is not JSON"),
     ({"json": {"inputs": {"pixels": ZEROS}}}, "the inference request must be a JSON object with a list of inputs"),
+    (_json(data=ZEROS, parameters=5), "input pixels: parameters must be a JSON object"),
+    ({"json": {"inputs": [tensor(ONE, data=ZEROS)], "parameters": [1]}}, "the inference request: parameters must"),
+    (_json(data=ZEROS, outputs=[{"name": "logits", "parameters": "x"}]), "output logits: parameters must be a JSON"),
+    ({"content": b"[" * 100_000}, "the inference request is not JSON"),
 ]
 
 

@@ -61,6 +61,10 @@ def _keras_models():
             ]
         )
 
+    def nested_softmax():  # the softmax inside a model of its own, as in Sequential([model, Softmax-ending head])
+        head = keras.Sequential([keras.Input((32,)), layers.Dense(10, activation="softmax")])
+        return keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(32, "relu"), head])
+
     def functional_sigmoid():  # two branches: not a chain, converted as it is behind the adapters
         image = keras.Input((1, 28, 28))
         flat = layers.Flatten()(image)
@@ -74,6 +78,7 @@ def _keras_models():
         "flat_784": (flat_784, "raw", "softmax", "flat_784.keras"),
         "cnn": (cnn, "standard", "softmax", "cnn.keras"),
         "functional_sigmoid": (functional_sigmoid, "unit", "sigmoid", "functional_sigmoid.h5"),
+        "nested_softmax": (nested_softmax, "unit", "softmax", "nested_softmax.keras"),
     }
 
 
@@ -216,7 +221,7 @@ def test_a_pytorch_model_exports_to_onnx_with_its_own_probabilities(real_data, t
     assert extra(ops, PLUMBING | {"QuantizeLinear", "DequantizeLinear"}, allowed) == {}, ops
 
 
-def _onnx_mlp(weights, input_dims, head, fixed_reshape=False):
+def _onnx_mlp(weights, input_dims, head, fixed_reshape=False, name="image"):
     """A float ONNX classifier built with onnx's helpers from a trained MLP's weights."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -224,7 +229,7 @@ def _onnx_mlp(weights, input_dims, head, fixed_reshape=False):
     inits = [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))]
     flat = [784] if fixed_reshape else [-1, 784]  # fixed: one image as one vector, then a batch of that one
     inits += [numpy_helper.from_array(np.array(flat, np.int64), "flat"), numpy_helper.from_array(np.int64([0]), "a")]
-    nodes = [helper.make_node("Reshape", ["image", "flat"], ["x" if fixed_reshape else "x0"])]
+    nodes = [helper.make_node("Reshape", [name, "flat"], ["x" if fixed_reshape else "x0"])]
     nodes += [helper.make_node("Unsqueeze", ["x", "a"], ["x0"])] if fixed_reshape else []
     nodes += [
         helper.make_node("Gemm", ["x0", "w1", "b1"], ["x1"]),
@@ -236,7 +241,7 @@ def _onnx_mlp(weights, input_dims, head, fixed_reshape=False):
     graph = helper.make_graph(
         nodes,
         "mlp",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, input_dims)],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, input_dims)],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [input_dims[0], 10])],
         inits,
     )
@@ -248,8 +253,9 @@ def _onnx_mlp(weights, input_dims, head, fixed_reshape=False):
     "dims, head, scale",
     [(["N", 28, 28, 1], "softmax", "standard"), (["batch", 28, 28], "sigmoid", "unit"), ([1, 784], "logits", "unit")],
 )
+@pytest.mark.parametrize("name", ["image", "pixels"])  # its input may have the contract's input's name
 def test_an_onnx_model_built_with_onnx_helpers_exports_in_every_layout(
-    user_models, real_data, tmp_path, dims, head, scale
+    user_models, real_data, tmp_path, dims, head, scale, name
 ):
     """The scaling folds into the first Gemm: its kernel, and a mean's offset into its bias."""
     import onnx
@@ -257,7 +263,7 @@ def test_an_onnx_model_built_with_onnx_helpers_exports_in_every_layout(
     _, _, model = user_models["softmax_mlp"]
     dense = [layer.get_weights() for layer in model.layers if layer.get_weights()]
     path = tmp_path / "helper.onnx"
-    onnx.save(_onnx_mlp(dense, dims, head), path)
+    onnx.save(_onnx_mlp(dense, dims, head, name=name), path)
     pixels = real_data.x_test[..., None]
     x = adapters.Adapters((784,), adapters.scaling(scale)).feed(pixels)
     logits = np.maximum(x @ dense[0][0] + dense[0][1], 0) @ dense[1][0] + dense[1][1]

@@ -40,8 +40,17 @@ def _activation(layer: Any) -> str:
     return name if name in ("softmax", "sigmoid", "log_softmax") else "logits"
 
 
-def _output_layer(model: Any) -> Any:
+def _last(model: Any) -> Any:
+    """The layer (or nested model) that computes the model's output."""
     return model.outputs[0]._keras_history.operation
+
+
+def _output_layer(model: Any) -> Any:
+    """The layer that computes the model's output, inside nested models too."""
+    import keras
+
+    last = _last(model)
+    return _output_layer(last) if isinstance(last, keras.Model) else last
 
 
 def adapters_of(path: Path, model: Any, scaling: Scaling) -> Adapters:
@@ -85,13 +94,15 @@ def headless(model: Any) -> Any:
     ends in logits."""
     import keras
 
-    last = _output_layer(model)
-    if _activation(last) == "logits":
+    if _activation(_output_layer(model)) == "logits":
         return model
+    last = _last(model)
 
     def clone(layer: Any) -> Any:
         if layer is not last:
             return layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, keras.Model):  # the head is inside a nested model
+            return headless(layer)
         if layer.__class__.__name__ in HEAD_LAYERS:
             return keras.layers.Identity(name=layer.name)
         return layer.__class__.from_config({**layer.get_config(), "activation": "linear"})

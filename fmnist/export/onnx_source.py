@@ -201,61 +201,72 @@ def _free_batch(graph: Any) -> None:
     shapes = {i.name: i for i in graph.initializer}
     for node in graph.node:
         shape = shapes.get(node.input[1]) if node.op_type == "Reshape" else None
-        if shape is None:
+        if shape is None or any(n.op_type != "Reshape" for n in _consumers(graph, shape.name)):
             continue
         dims = numpy_helper.to_array(shape)
-        if dims.ndim == 1 and len(dims) > 1 and dims[0] == 1:
+        if dims.ndim == 1 and len(dims) > 1 and dims[0] == 1 and -1 not in dims[1:]:
             shape.CopyFrom(numpy_helper.from_array(np.concatenate([[-1], dims[1:]]).astype(dims.dtype), shape.name))
+
+
+def _take_head_off(graph: Any) -> None:
+    """The graph's output becomes the input of the node that computes it (a Softmax, LogSoftmax or Sigmoid)."""
+    output = graph.output[0]
+    last = next(n for n in graph.node if output.name in n.output)
+    graph.node.remove(last)
+    output.name = last.input[0]
+
+
+def _front(graph: Any, given: str, adapters: Adapters) -> list[Any]:
+    """The nodes from the contract's pixels to the value `given` the user's graph reads: a cast, the
+    scaling (unless folded into the first layer) and a reshape (replacing the model's own flatten)."""
+    from onnx import helper, numpy_helper
+
+    assert adapters.layout is not None and adapters.scaling is not None
+    scale, offset = adapters.scaling.scale, adapters.scaling.offset
+    value = "fmnist_pixels_float"
+    front = [helper.make_node("Cast", [contract.INPUT_NAME], [value], to=FLOAT)]
+    if not _fold(graph, given, scale, offset):
+        for op, constant, neutral in (("Mul", scale, 1), ("Add", offset, 0)):
+            if constant != neutral:
+                name = f"fmnist_{op.lower()}"
+                graph.initializer.append(numpy_helper.from_array(np.float32(constant), name))
+                front.append(helper.make_node(op, [value, name], [f"{value}_{op.lower()}"]))
+                value = f"{value}_{op.lower()}"
+    layout, target = list(adapters.layout), given
+    readers = _consumers(graph, given)
+    flattened = _flattened(graph, readers[0]) if len(readers) == 1 and readers[0].input[0] == given else None
+    if flattened is not None:  # the model's own flatten or reshape: one reshape does both
+        graph.node.remove(readers[0])
+        layout, target = flattened, readers[0].output[0]
+        if readers[0].op_type == "Reshape" and not _consumers(graph, readers[0].input[1]):
+            graph.initializer.remove(next(i for i in graph.initializer if i.name == readers[0].input[1]))
+    graph.initializer.append(numpy_helper.from_array(np.array([-1, *layout], dtype=np.int64), "fmnist_layout"))
+    front.append(helper.make_node("Reshape", [value, "fmnist_layout"], [target]))
+    return front
 
 
 def adapted(model: Any, adapters: Adapters) -> Any:
     """The model to export: uint8 [N, 28, 28, 1] pixels in, logits out, the user's weights."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     model = copy.deepcopy(model)
     graph = model.graph
     if batch_of(model) == 1:
         _free_batch(graph)
     if adapters.head != "logits":
-        output = graph.output[0]
-        last = next(n for n in graph.node if output.name in n.output)
-        graph.node.remove(last)
-        output.name = last.input[0]
+        _take_head_off(graph)
     (given,) = _inputs(graph)
-    front = []
-    if adapters.layout is not None and adapters.scaling is not None:
-        scale, offset = adapters.scaling.scale, adapters.scaling.offset
-        value = "fmnist_pixels_float"
-        front.append(helper.make_node("Cast", [contract.INPUT_NAME], [value], to=FLOAT))
-        if not _fold(graph, given.name, scale, offset):
-            for op, constant in (("Mul", scale), ("Add", offset)):
-                if (op == "Mul" and constant != 1) or (op == "Add" and constant != 0):
-                    graph.initializer.append(numpy_helper.from_array(np.float32(constant), f"fmnist_{op.lower()}"))
-                    front.append(helper.make_node(op, [value, f"fmnist_{op.lower()}"], [f"{value}_{op.lower()}"]))
-                    value = f"{value}_{op.lower()}"
-        layout, target = list(adapters.layout), given.name
-        readers = _consumers(graph, given.name)
-        flattened = _flattened(graph, readers[0]) if len(readers) == 1 else None
-        if flattened is not None:  # the model's own flatten or reshape: one reshape does both
-            graph.node.remove(readers[0])
-            layout, target = flattened, readers[0].output[0]
-        shape = np.array([-1, *layout], dtype=np.int64)
-        graph.initializer.append(numpy_helper.from_array(shape, "fmnist_layout"))
-        front.append(helper.make_node("Reshape", [value, "fmnist_layout"], [target]))
-    else:  # the contract's own input: only its name changes
-        for node in graph.node:
-            node.input[:] = [contract.INPUT_NAME if i == given.name else i for i in node.input]
     graph.input.remove(given)
-    pixels = helper.make_tensor_value_info(contract.INPUT_NAME, UINT8, ["N", *contract.INPUT_SHAPE])
-    graph.input.insert(0, pixels)
+    reads = "fmnist_model_input" if adapters.layout is not None else contract.INPUT_NAME  # never the pixels' name
+    for node in graph.node:
+        node.input[:] = [reads if i == given.name else i for i in node.input]
+    front = _front(graph, reads, adapters) if adapters.layout is not None else []
+    graph.input.insert(0, helper.make_tensor_value_info(contract.INPUT_NAME, UINT8, ["N", *contract.INPUT_SHAPE]))
     for node in reversed(front):
         graph.node.insert(0, node)
     dims = graph.output[0].type.tensor_type.shape.dim
     if dims:
         dims[0].dim_param = "N"
-    used = {name for node in graph.node for name in node.input}
-    for unused in [i for i in graph.initializer if i.name not in used]:  # the shape of a reshape taken off
-        graph.initializer.remove(unused)
     del graph.value_info[:]  # shapes inferred for a fixed batch would pin it
     return onnx.shape_inference.infer_shapes(model)

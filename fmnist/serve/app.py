@@ -45,7 +45,7 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 MAX_FILES = 64
 INLINE_BYTES = 64 * 1024  # one small photo is decoded on the event loop (~0.5 ms), all else in a worker thread
-INLINE_PIXELS = 1 << 20
+INLINE_PIXELS = 256 * 256  # as it decodes (a JPEG at its reduced scale)
 IMAGE_TYPES = ("image/", "application/octet-stream")
 
 

@@ -49,6 +49,16 @@ def _shape(value: object) -> list[int]:
     return value
 
 
+def _parameters(holder: dict, where: str) -> dict:
+    """The `parameters` object of a request, a tensor or an output ({} when there is none)."""
+    given = holder.get("parameters")
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise Refused(400, f"{where}: parameters must be a JSON object")
+    return given
+
+
 def _json_pixels(data: object, count: int) -> np.ndarray:
     """The `data` of a JSON tensor (flat or nested, row-major) as `count` uint8 values."""
     try:
@@ -132,8 +142,8 @@ class InferenceProtocol:
         length = len(body) if given is None else int(given)
         try:
             document = json.loads(body[:length])
-        except ValueError as exc:
-            raise Refused(400, f"the inference request is not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise Refused(400, f"the inference request is not JSON ({str(exc)[:200]})") from None
         if not isinstance(document, dict) or not isinstance(document.get("inputs"), list):
             raise Refused(400, "the inference request must be a JSON object with a list of inputs")
         pixels = self._pixels(document["inputs"], memoryview(body)[length:])
@@ -155,7 +165,7 @@ class InferenceProtocol:
         if shape[0] > self.max_batch:
             raise Refused(400, f"a batch of {shape[0]:,} images is over the {self.max_batch:,}-image limit")
         count = shape[0] * IMAGE
-        parameters = tensor.get("parameters") or {}
+        parameters = _parameters(tensor, f"input {contract.INPUT_NAME}")
         if "binary_data_size" in parameters:
             size = parameters["binary_data_size"]
             if size != count or len(binary) != size:
@@ -172,7 +182,7 @@ class InferenceProtocol:
 
     def _outputs(self, document: dict) -> dict[str, bool]:
         """The outputs asked for (logits when none are named), each with whether it goes back as binary."""
-        binary = bool((document.get("parameters") or {}).get("binary_data_output", False))
+        binary = _parameters(document, "the inference request").get("binary_data_output", False) is True
         asked = document.get("outputs")
         if asked is None:
             return {contract.OUTPUT_NAME: binary}
@@ -181,7 +191,7 @@ class InferenceProtocol:
         unknown = [o.get("name") for o in asked if o.get("name") not in OUTPUTS]
         if unknown:
             raise Refused(400, f"unknown output {unknown[0]!r}; this model has {', '.join(OUTPUTS)}")
-        return {o["name"]: bool((o.get("parameters") or {}).get("binary_data", binary)) for o in asked}
+        return {o["name"]: _parameters(o, f"output {o['name']}").get("binary_data", binary) is True for o in asked}
 
     def _answer(self, document: dict, wanted: dict[str, bool], logits: np.ndarray) -> Response:
         computed = {contract.OUTPUT_NAME: logits}
