@@ -194,3 +194,13 @@ def test_tritonclient_talks_to_a_real_server(serve, classifier, real_data):  # n
     with pytest.raises(InferenceServerException, match="unknown model 'other'"):
         client.get_model_metadata("other")
     assert client.is_server_live()  # still serving after each refusal
+
+
+def test_inference_is_counted_in_the_metrics(client, real_data):
+    pixels = real_data.x_test[:7, ..., None]
+    assert client.post(INFER, json={"inputs": [tensor(pixels, data=pixels.tolist())]}).status_code == 200
+    assert client.post(INFER, json={"inputs": []}).status_code == 400
+    text = client.get("/metrics").text
+    assert 'fmnist_requests_total{path="/v2/models/fmnist/infer",status="200"} 1.0' in text
+    assert 'fmnist_requests_total{path="/v2/models/fmnist/infer",status="400"} 1.0' in text
+    assert "fmnist_images_total 7.0" in text and "fmnist_infer_seconds_count 1.0" in text

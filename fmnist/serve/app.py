@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -39,6 +39,7 @@ from fmnist.runtime import inputs
 from fmnist.runtime.classifier import Classifier
 from fmnist.serve import inference_protocol
 from fmnist.serve.bodies import Refused, read_body
+from fmnist.serve.metrics import Metrics
 
 SETTINGS = "FMNIST_SERVE_SETTINGS"  # what each worker process of `fmnist serve --workers N` serves, as JSON
 MAX_BYTES = 10 * 1024 * 1024
@@ -47,21 +48,6 @@ MAX_FILES = 64
 INLINE_BYTES = 64 * 1024  # one small photo is decoded on the event loop (~0.5 ms), all else in a worker thread
 INLINE_PIXELS = 256 * 256  # as it decodes (a JPEG at its reduced scale)
 IMAGE_TYPES = ("image/", "application/octet-stream")
-
-
-class Metrics:
-    """The service's Prometheus metrics, in a registry of its own."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "fmnist_requests", "HTTP requests by path and status", ["path", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "fmnist_predict_seconds", "Time to answer POST /predict", registry=self.registry,
-            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
-        )  # fmt: skip
-        self.images = Counter("fmnist_images", "Images classified", registry=self.registry)
 
 
 class Counted:
@@ -184,6 +170,8 @@ def create_app(
         if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
             raise Refused(401, "an API key is needed: send the header Authorization: Bearer KEY")
 
+    protocol = inference_protocol.InferenceProtocol(classifier, authorised, metrics, max_bytes, max_batch)
+
     async def predict(request: Request) -> Response:
         begun = time.perf_counter()
         authorised(request)
@@ -231,10 +219,10 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/metrics", exposition, methods=["GET"]),
         Route("/", index, methods=["GET"]),
-        *inference_protocol.InferenceProtocol(classifier, authorised, max_bytes, max_batch).routes(),
+        *protocol.routes(),
     ]
     middleware = [
-        Middleware(Counted, metrics=metrics, paths={route.path for route in routes}),
+        Middleware(Counted, metrics=metrics, paths={r.path for r in routes if "{" not in r.path} | protocol.paths),
         Middleware(HeaderLimit, limit=MAX_HEADER_BYTES),
     ]
     if cors_origin:

@@ -17,6 +17,7 @@ request is a 400 (an unknown model or version a 404) with ``{"error": ...}``, as
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from fmnist import __version__, contract
 from fmnist.files import sha256_file
 from fmnist.runtime.classifier import Classifier, softmax
 from fmnist.serve.bodies import Refused, read_body
+from fmnist.serve.metrics import Metrics
 
 MODEL = "fmnist"
 HEADER = "inference-header-content-length"
@@ -77,10 +79,19 @@ def _json_pixels(data: object, count: int) -> np.ndarray:
 class InferenceProtocol:
     """The protocol's routes around one loaded classifier."""
 
-    def __init__(self, classifier: Classifier, authorised: Callable[[Request], None], max_bytes: int, max_batch: int):
-        self.classifier, self.authorised = classifier, authorised
+    def __init__(
+        self,
+        classifier: Classifier,
+        authorised: Callable[[Request], None],
+        metrics: Metrics,
+        max_bytes: int,
+        max_batch: int,
+    ):
+        self.classifier, self.authorised, self.metrics = classifier, authorised, metrics
         self.max_bytes, self.max_batch = max_bytes, max_batch
         self.version = classifier.entry.sha256 if classifier.entry else sha256_file(classifier.path)
+        model = f"/v2/models/{MODEL}"
+        self.paths = {"/v2/health/live", "/v2/health/ready", "/v2", model, f"{model}/ready", f"{model}/infer"}
 
     def routes(self) -> list[Route]:
         model = "/v2/models/{model}"
@@ -133,6 +144,7 @@ class InferenceProtocol:
         )
 
     async def infer(self, request: Request) -> Response:
+        begun = time.perf_counter()
         self.authorised(request)
         self._model(request)
         body = await read_body(request, self.max_bytes)
@@ -149,7 +161,10 @@ class InferenceProtocol:
         pixels = self._pixels(document["inputs"], memoryview(body)[length:])
         wanted = self._outputs(document)
         logits = await run_in_threadpool(self.classifier.logits, pixels)
-        return self._answer(document, wanted, logits)
+        answer = self._answer(document, wanted, logits)
+        self.metrics.images.inc(len(pixels))
+        self.metrics.infer_latency.observe(time.perf_counter() - begun)
+        return answer
 
     def _pixels(self, tensors: list, binary: memoryview) -> np.ndarray:
         """The batch of images in the request's one input, read from its JSON data or its binary data."""
