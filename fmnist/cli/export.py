@@ -32,7 +32,10 @@ def export(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Output folder (default: RUN_DIR/export, or the export folder given).", show_default=False
+            "--out",
+            help="Output folder (default: RUN_DIR/export, NAME-export/ beside a model file, or the export "
+            "folder given).",
+            show_default=False,
         ),
     ] = None,
     calibration_size: Annotated[
