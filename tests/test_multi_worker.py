@@ -191,3 +191,21 @@ def test_a_checkpoint_an_epoch_ahead_goes_back_to_the_one_before(tmp_path):
     model.load_weights(backup / "latest.weights.h5")
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), saved[1], strict=True))
     assert _back_to(backup, 0) and not backup.exists()
+
+
+def test_a_coordinator_port_a_dead_job_left_in_time_wait_is_free_to_rerun_on():
+    """After a job dies, its coordinator's connections linger in TIME_WAIT for a minute; the advised rerun,
+    started at once, binds the port as the coordinator will (SO_REUSEADDR)."""
+    from fmnist.train import cluster
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as peer:
+            accepted, _ = listener.accept()
+            accepted.close()  # the coordinator's side closes first: its port goes to TIME_WAIT
+            peer.recv(1)
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("", port))  # what the probe did before
+    assert cluster.settings(f"localhost:{port}", 2, 0, 64).coordinator == f"localhost:{port}"

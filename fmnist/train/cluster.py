@@ -70,6 +70,8 @@ def settings(coordinator: str | None, num_processes: int | None, process_id: int
     cluster = Cluster(coordinator, num_processes, process_id)
     if cluster.leader and _is_local(host):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the coordinator binds: a port a dead job left in TIME_WAIT is free, one with a listener is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("", int(port)))
             except OSError:
