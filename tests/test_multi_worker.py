@@ -199,6 +199,7 @@ def test_a_coordinator_port_a_dead_job_left_in_time_wait_is_free_to_rerun_on():
     from fmnist.train import cluster
 
     with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as JAX's coordinator (gRPC) binds
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
