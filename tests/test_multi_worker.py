@@ -89,7 +89,7 @@ def test_a_killed_process_ends_the_other_with_one_line_and_the_same_commands_res
     # one process may have checkpointed an epoch more than the other: both go on from the fewer
     saved = min(json.loads(b.read_text())["epoch"] for b in backups)
 
-    (zero, err0), (one, err1) = finish(start(tmp_path, free_port(), *extra))
+    (zero, err0), (one, err1) = finish(start(tmp_path, port, *extra))  # the same commands, started at once
     assert zero == 0 and one == 0, err0[-2000:] + err1[-2000:]
     assert f"resuming {tmp_path / 'mw'} after epoch {saved}" in err0
     assert [r["epoch"] for r in json.loads((tmp_path / "mw" / "history.json").read_text())] == [1, 2, 3, 4]
