@@ -169,3 +169,23 @@ def test_a_shift_moves_each_image_by_at_most_two_whole_pixels_and_fills_with_bla
     edge = np.zeros((400, 28, 28, 1), np.float32)
     edge[:, :, 0] = 1  # the first column: a shift left drops it, one up or down drops 1 or 2 of its pixels
     assert set(keras.ops.convert_to_numpy(Shift(0.07, seed=1)(edge)).sum(axis=(1, 2, 3)).tolist()) == {0, 26, 27, 28}
+
+
+def test_a_moving_average_too_slow_for_the_run_is_refused_before_anything_is_written(tmp_path):
+    """Keras's average starts from the untrained weights: 43 steps at 0.999 would save a model at chance."""
+    from rich.console import Console
+
+    from fmnist.errors import FmnistError
+    from fmnist.train.config import TrainConfig
+    from fmnist.train.trainer import train
+
+    short = TrainConfig(epochs=1, limit=3000, batch_size=64, ema=0.999)
+    with pytest.raises(FmnistError) as refused:
+        train(short, tmp_path / "short", console=Console(quiet=True))
+    assert str(refused.value) == (
+        "--ema 0.999 averages over about 1,000 steps and this run has 43: the saved model would still be 96% its "
+        "untrained weights; train longer or use --ema 0.932 or less"
+    )
+    assert not (tmp_path / "short").exists()
+    TrainConfig(epochs=1, limit=3000, batch_size=64, ema=0.932).check_ema(3000)  # 5 % left at most: trained
+    TrainConfig(epochs=30, ema=0.999).check_ema()  # the shipped recipe's 12,660 steps

@@ -6,8 +6,14 @@ setting before the slow import.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
+
+from fmnist.errors import FmnistError
+
+TRAIN_IMAGES = 60_000  # Fashion-MNIST's training set, as every verified copy holds it
+EMA_LEFT = 0.05  # the most of the untrained weights a run's moving average may keep at its end
 
 
 class Arch(str, Enum):
@@ -77,6 +83,21 @@ class TrainConfig:
     def record(self) -> dict:
         """The settings as JSON stores them (tuples as lists): what config.json holds."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def check_ema(self, images: int = TRAIN_IMAGES) -> None:
+        """Refuse a moving average too slow for the run: Keras's starts from the untrained weights, and
+        after the run's steps more than `EMA_LEFT` of it would still be theirs (a model near chance)."""
+        if not self.ema:
+            return
+        steps = self.epochs * math.ceil(round(images * (1 - self.val_fraction)) / self.batch_size)
+        left = self.ema**steps
+        if left > EMA_LEFT:
+            fits = math.floor(EMA_LEFT ** (1 / steps) * 1000) / 1000
+            raise FmnistError(
+                f"--ema {self.ema:g} averages over about {1 / (1 - self.ema):,.0f} steps and this run has {steps:,}: "
+                f"the saved model would still be {left:.0%} its untrained weights; train longer or use --ema {fits:g}"
+                " or less"
+            )
 
 
 # Per-architecture defaults. The seeds' models keep their layers but get the same careful

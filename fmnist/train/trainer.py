@@ -24,7 +24,7 @@ from fmnist.files import atomic_path, write_json
 from fmnist.metrics import confusion_matrix, per_class_accuracy
 from fmnist.train import backend, cluster, distill, models, pipeline
 from fmnist.train.callbacks import HistoryFile, RichProgress, read_history
-from fmnist.train.config import Arch, Strategy, TrainConfig
+from fmnist.train.config import TRAIN_IMAGES, Arch, Strategy, TrainConfig
 
 
 def make_strategy(name: str) -> Any:
@@ -151,6 +151,7 @@ def train(
     process is one of several training it (data parallel): process 0 writes `run_dir`."""
     if config.arch not in {a.value for a in Arch}:
         raise FmnistError(f"unknown architecture {config.arch!r}; choose one of {', '.join(a.value for a in Arch)}")
+    config.check_ema(config.limit or TRAIN_IMAGES)
     strategy = make_strategy(config.strategy)
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
