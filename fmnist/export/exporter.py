@@ -100,22 +100,44 @@ def _float_reference(base: Manifest) -> tuple[str, Path]:
 def _converter(fmt: Format, source: Source | None = None) -> Callable[[Job], None]:
     """The function that makes `fmt`: from an ONNX source, its `onnx_converter`."""
     named = fmt.onnx_converter if source is not None and source.family == "onnx" and not fmt.source else fmt.converter
-    assert named is not None  # _makeable refused the formats an ONNX source cannot make
+    assert named is not None  # _asked refused the formats an ONNX source cannot make
     module, function = named.split(":")
     return getattr(importlib.import_module(module), function)
 
 
-def _makeable(source: Source, asked: list[Format]) -> None:
-    """Refuse a format that the source's kind of model cannot make (an ONNX model makes no TFLite)."""
-    if source.family != "onnx":
-        return
-    refused = [f.name for f in asked if not formats.made_from_onnx(f)]
-    if refused:
+def _asked(wanted: Iterable[str], source: Source | None) -> list[Format]:
+    """The formats named in `wanted`, "all" meaning those the source can make; a format the source's
+    kind of model cannot make (an ONNX model makes no TFLite) is refused."""
+    onnx = source is not None and source.family == "onnx"
+    asked = formats.select(wanted, formats.made_from_onnx if onnx else None)
+    refused = [f.name for f in asked if onnx and not formats.made_from_onnx(f)]
+    if source is not None and refused:
         made = ", ".join(f.name for f in formats.FORMATS.values() if formats.made_from_onnx(f))
         raise FmnistError(
             f"{source.path}: an ONNX model makes {made}; {', '.join(refused)} "
             f"{'is' if len(refused) == 1 else 'are'} made from a Keras model (export that instead)"
         )
+    return asked
+
+
+def _against_its_source(
+    fmt: Format, job: Job, logits: np.ndarray, limits: formats.Limits, computed: dict, pixels: np.ndarray
+) -> dict | None:
+    """How far an artifact is from the format it is made from, where a limit says how far it may be;
+    the source's logits are computed once (`computed`)."""
+    if not fmt.source or limits.max_source_steps is None:
+        return None
+    assert job.source is not None
+    if fmt.source not in computed:
+        computed[fmt.source] = run_artifact(job.source, pixels)
+    return against_source(logits, fmt.source, computed[fmt.source], golden.output_step(fmt, job.target))
+
+
+def _folder_reference(base: Manifest, pixels: np.ndarray, step: Callable[[str], None]) -> tuple[str, np.ndarray]:
+    """The export folder's float artifact that stands in for its Keras model, and its logits."""
+    name, path = _float_reference(base)
+    step(f"reference: {name}, the Keras model's verified stand-in, on the test set")
+    return name, run_artifact(path, pixels)
 
 
 def _source_reference(
@@ -123,9 +145,11 @@ def _source_reference(
 ) -> tuple[np.ndarray, dict]:
     """The logits every artifact is verified against, and what checking the adapters measured.
 
-    A model ending in logits is its own reference, run as given. Where the head is taken off, the
-    adapted model's logits through that head must give the model's own outputs (to 1e-4), else
-    nothing is exported."""
+    What was assumed of the model's input and output is said first (`notice`). A model ending in
+    logits is its own reference, run as given. Where the head is taken off, the adapted model's
+    logits through that head must give the model's own outputs (to 1e-4), else nothing is exported."""
+    for line in source.adapters.lines():
+        notice(line)
     if source.kind == "fmnist":
         step("reference: Keras float model on the test set")
     else:
@@ -184,10 +208,7 @@ def export(
     model's input and output."""
     base = folders.read_manifest(given) if given.is_dir() and (given / folders.MANIFEST).is_file() else None
     source = None if base else open_source(given, scaling(options.scaling))
-    makes = formats.made_from_onnx if source is not None and source.family == "onnx" else None
-    asked = formats.select(wanted, makes)  # "all": what the source can make
-    if source is not None:
-        _makeable(source, asked)
+    asked = _asked(wanted, source)
     reused = _reused(base, asked) if base else {}
     old = folders.manifest_or_none(out_dir)
     _refuse_foreign_files(out_dir, old, asked)
@@ -195,16 +216,12 @@ def export(
     pixels = dataset.x_test[..., None]
     step = progress or (lambda description: None)
     if source is not None:
-        for line in source.adapters.lines():
-            (notice or step)(line)  # before the reference run: a wrong assumption shows at once
         model, source_sha256, reference_name = source.model, source.sha256, source.family
         reference, adapted = _source_reference(source, pixels, dataset.y_test, step, notice or step)
     else:
         assert base is not None  # what is not a source model is an export folder
         model, adapted, source_sha256 = None, {}, base.source.get("sha256", "")
-        reference_name, float_path = _float_reference(base)
-        step(f"reference: {reference_name}, the Keras model's verified stand-in, on the test set")
-        reference = run_artifact(float_path, pixels)
+        reference_name, reference = _folder_reference(base, pixels, step)
     reference_accuracy = float((reference.argmax(1) == dataset.y_test).mean())  # a head keeps the argmax
     chosen = golden.indices(dataset.y_test)
     to_build = [f for f in formats.build_order(asked) if f.name not in reused]
@@ -243,13 +260,7 @@ def export(
             step(f"{fmt.name}: verify on {len(pixels):,} test images")
             limits = fmt.limits.overridden(options.limits)
             logits = run_artifact(job.target, pixels)
-            compared = None
-            if fmt.source and limits.max_source_steps is not None:
-                assert job.source is not None
-                if fmt.source not in computed:
-                    computed[fmt.source] = run_artifact(job.source, pixels)
-                step_size = golden.output_step(fmt, job.target)
-                compared = against_source(logits, fmt.source, computed[fmt.source], step_size)
+            compared = _against_its_source(fmt, job, logits, limits, computed, pixels)
             computed[fmt.name] = logits
             against = "the ONNX model" if reference_name == "onnx" else "the Keras model"
             verified = verify(job.target, logits, limits, reference, dataset.y_test, compared, against)
