@@ -48,8 +48,9 @@ def serve(
             from fmnist.serve import create_app
             from fmnist.serve.app import MAX_HEADER_BYTES, SETTINGS
         classifier = Classifier.load(model, threads)
-        options: dict[str, Any] = {"api_key": api_key, "cors_origin": cors_origin, "max_bytes": max_bytes}
-        options["max_batch"] = max_batch
+        options: dict[str, Any] = {
+            "api_key": api_key, "cors_origin": cors_origin, "max_bytes": max_bytes, "max_batch": max_batch
+        }  # fmt: skip
         app = create_app(classifier, **options)
     guard = "an API key is required" if api_key else "no API key"
     processes = f", {workers} processes" if workers > 1 else ""

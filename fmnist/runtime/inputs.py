@@ -141,6 +141,14 @@ def _open(file: BinaryIO) -> Image.Image:
     return JpegImagePlugin.JpegImageFile(file) if jpeg else Image.open(file)
 
 
+def _drafted(file: BinaryIO) -> Image.Image:
+    """`_open`, a JPEG set to decode at a reduced scale (its size is then the size it decodes to)."""
+    image = _open(file)
+    if image.format == "JPEG":
+        image.draft("L", (WORKING_SIZE, WORKING_SIZE))
+    return image
+
+
 def decoded_pixels(data: bytes) -> int | None:
     """How many pixels `data` decodes to (a JPEG at its reduced scale), from its header alone; None
     when its header cannot be read (`decode` says why)."""
@@ -149,9 +157,7 @@ def decoded_pixels(data: bytes) -> int | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with _open(io.BytesIO(data)) as image:
-                if image.format == "JPEG":
-                    image.draft("L", (WORKING_SIZE, WORKING_SIZE))
+            with _drafted(io.BytesIO(data)) as image:
                 return image.size[0] * image.size[1]
     except Exception:  # noqa: BLE001 -- whatever the header holds, `decode` reports it
         return None
@@ -174,9 +180,7 @@ def decode(file: BinaryIO, name: str) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is checked below
-            with _open(file) as image:
-                if image.format == "JPEG":
-                    image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode at a reduced scale
+            with _drafted(file) as image:
                 width, height = image.size
                 if width * height > limit:
                     raise InputError(
